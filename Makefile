@@ -1,0 +1,44 @@
+# SunuSàv Risk Ops — the two commands are `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_MEMBERS ?= 2000
+
+.PHONY: demo setup test lint format bench clean-db
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py models_sync
+
+## First command: set up everything on a fresh machine and run web + worker.
+demo: setup
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --if-empty
+	$(BIN)/python manage.py demo_admin
+	bash scripts/run.sh
+
+## Second command: the test suite (SQLite by default; DATABASE_URL for PostgreSQL).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean-db:
+	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm

@@ -1,0 +1,108 @@
+"""The seed's `ai_alerts` and `ai_metrics` tables, column for column.
+
+Both keep exactly the seed's columns, types and defaults so the service can be
+pointed at SunuSàv's existing PostgreSQL. Anything the product adds around them
+(resolution audit, notifications) lives in tables of its own.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sunusav.db import DbNow, GenRandomUUID, NumericField
+from sunusav.models import Member
+
+
+class AlertType(models.TextChoices):
+    FRAUD_SUSPECT = "fraud_suspect", _("Fraude suspectée")
+    CREDIT_OFFER = "credit_offer", _("Offre de crédit")
+    LIQUIDITY_SHORT = "liquidity_short", _("Manque de liquidité")
+
+
+class AIAlert(models.Model):
+    """An alert raised by the models for risk analysts to triage (`ai_alerts`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    user = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        db_index=False,  # covered by (user, created_at)
+        related_name="ai_alerts",
+        verbose_name=_("membre"),
+    )
+    alert_type = models.TextField(_("type d'alerte"), choices=AlertType.choices)
+    payload = models.JSONField(_("contenu"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now, db_default=DbNow(), null=True)
+    resolved = models.BooleanField(_("résolue"), default=False, db_default=False, null=True)
+    resolved_at = models.DateTimeField(_("résolue le"), null=True, blank=True)
+
+    class Meta:
+        db_table = "ai_alerts"
+        verbose_name = _("alerte IA")
+        verbose_name_plural = _("alertes IA")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(alert_type__in=AlertType.values),
+                name="ai_alerts_alert_type_valid",
+            ),
+            # Idempotency in the database itself, whatever retries happen:
+            # never two open credit offers for one member, never two fraud
+            # alerts for one payment.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(alert_type="credit_offer", resolved=False),
+                name="ai_alerts_one_open_offer",
+            ),
+            models.UniqueConstraint(
+                KeyTextTransform("payment_id", "payload"),
+                condition=models.Q(alert_type="fraud_suspect"),
+                name="ai_alerts_one_fraud_per_payment",
+            ),
+        ]
+        indexes = [
+            # Work queues and the seed's `GROUP BY alert_type` monitoring query.
+            models.Index(
+                fields=["alert_type", "resolved", "created_at"],
+                name="ai_alerts_type_res_created",
+            ),
+            models.Index(fields=["user", "created_at"], name="ai_alerts_user_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_alert_type_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AIMetric(models.Model):
+    """One audited model decision or measurement (`ai_metrics`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    user = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        db_index=False,  # covered by (user, created_at)
+        related_name="ai_metrics",
+        verbose_name=_("membre"),
+    )
+    metric_key = models.TextField(_("clé"))
+    metric_value = NumericField(_("valeur"), null=True, blank=True)
+    meta = models.JSONField(_("détails"), null=True, blank=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_default=DbNow(), null=True)
+
+    class Meta:
+        db_table = "ai_metrics"
+        verbose_name = _("métrique IA")
+        verbose_name_plural = _("métriques IA")
+        indexes = [
+            models.Index(fields=["metric_key", "created_at"], name="ai_metrics_key_created"),
+            models.Index(fields=["user", "created_at"], name="ai_metrics_user_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.metric_key}={self.metric_value}"

@@ -1,0 +1,4 @@
+"""Credit API routes (mounted at /api/credit/)."""
+
+app_name = "credit"
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Fraud API routes (mounted at /api/fraud/)."""
+
+app_name = "fraud"
+urlpatterns: list = []

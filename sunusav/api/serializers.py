@@ -1,0 +1,63 @@
+"""Strict input building blocks shared by every API.
+
+Bad input gets a 400 naming the field: unknown fields, strings where numbers
+belong, booleans posing as numbers, NaN and infinities, values out of range.
+"""
+
+import math
+
+from django.conf import settings
+from rest_framework import serializers
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON integer (not a string, float or bool)."""
+
+    default_error_messages = {"type": "Must be a JSON integer."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            if isinstance(data, float) and data.is_integer() and math.isfinite(data):
+                data = int(data)
+            else:
+                self.fail("type")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite number that must arrive as a JSON number (not a string or bool)."""
+
+    default_error_messages = {
+        "type": "Must be a JSON number.",
+        "finite": "Must be a finite number.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("type")
+        if not math.isfinite(data):
+            self.fail("finite")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that rejects fields it does not declare."""
+
+    default_error_messages = {"unknown": "Unknown field."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [self.error_messages["unknown"]] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def batch_of(item_serializer: type[serializers.Serializer]) -> type[StrictSerializer]:
+    """Return a `{"items": [...]}` serializer of 1..API_BATCH_LIMIT items."""
+
+    class BatchSerializer(StrictSerializer):
+        items = item_serializer(many=True, allow_empty=False, max_length=settings.API_BATCH_LIMIT)
+
+    BatchSerializer.__name__ = f"{item_serializer.__name__.removesuffix('Serializer')}BatchSerializer"
+    return BatchSerializer

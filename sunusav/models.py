@@ -1,0 +1,326 @@
+"""SunuSàv's core domain: members, tontines, money movements, loans, model versions.
+
+Members live in the table `users` as in the seed's SQL, so the service can be
+pointed at SunuSàv's existing PostgreSQL. Staff who log in to the admin are
+Django's own `auth` users, a different thing.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sunusav.db import DbNow, GenRandomUUID
+
+
+class Region(models.TextChoices):
+    """Senegal's fourteen administrative regions."""
+
+    DAKAR = "dakar", "Dakar"
+    DIOURBEL = "diourbel", "Diourbel"
+    FATICK = "fatick", "Fatick"
+    KAFFRINE = "kaffrine", "Kaffrine"
+    KAOLACK = "kaolack", "Kaolack"
+    KEDOUGOU = "kedougou", "Kédougou"
+    KOLDA = "kolda", "Kolda"
+    LOUGA = "louga", "Louga"
+    MATAM = "matam", "Matam"
+    SAINT_LOUIS = "saint_louis", "Saint-Louis"
+    SEDHIOU = "sedhiou", "Sédhiou"
+    TAMBACOUNDA = "tambacounda", "Tambacounda"
+    THIES = "thies", "Thiès"
+    ZIGUINCHOR = "ziguinchor", "Ziguinchor"
+
+
+class Member(models.Model):
+    """A SunuSàv member (table `users`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    display_name = models.CharField(_("nom affiché"), max_length=120)
+    # HMAC-SHA256 of the E.164 phone number keyed by PHONE_HASH_KEY: lets the
+    # backend look a member up by phone without the service holding phones.
+    phone_hash = models.CharField(_("empreinte du téléphone"), max_length=64, unique=True, null=True, blank=True)
+    region = models.CharField(_("région"), max_length=20, choices=Region.choices, blank=True)
+    credit_score = models.DecimalField(_("score de crédit"), max_digits=4, decimal_places=3, null=True, blank=True)
+    credit_score_updated_at = models.DateTimeField(_("score mis à jour le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now, db_default=DbNow())
+
+    class Meta:
+        db_table = "users"
+        verbose_name = _("membre")
+        verbose_name_plural = _("membres")
+        indexes = [
+            models.Index(fields=["credit_score_updated_at"], name="users_score_updated_idx"),
+            models.Index(fields=["display_name"], name="users_display_name_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(credit_score__isnull=True) | models.Q(credit_score__gte=0, credit_score__lte=1),
+                name="users_credit_score_0_1",
+            ),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+
+class Tontine(models.Model):
+    """A rotating savings group: each round every member pays in, one member takes the pot."""
+
+    class Cycle(models.TextChoices):
+        WEEKLY = "weekly", _("hebdomadaire")
+        MONTHLY = "monthly", _("mensuelle")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        COMPLETED = "completed", _("terminée")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("nom"), max_length=120)
+    region = models.CharField(_("région"), max_length=20, choices=Region.choices, blank=True)
+    contribution_sats = models.BigIntegerField(_("cotisation (sats)"))
+    cycle = models.CharField(_("cycle"), max_length=10, choices=Cycle.choices)
+    started_at = models.DateTimeField(_("début"))
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+
+    class Meta:
+        db_table = "tontines"
+        verbose_name = _("tontine")
+        verbose_name_plural = _("tontines")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(contribution_sats__gt=0),
+                name="tontines_contribution_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def cycle_days(self) -> int:
+        return 7 if self.cycle == self.Cycle.WEEKLY else 30
+
+
+class Membership(models.Model):
+    """A member's seat in a tontine; `position` is their turn in the payout rotation."""
+
+    tontine = models.ForeignKey(Tontine, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    position = models.PositiveSmallIntegerField(_("rang de versement"))
+    joined_at = models.DateTimeField(_("adhésion"), default=timezone.now)
+
+    class Meta:
+        db_table = "tontine_memberships"
+        verbose_name = _("adhésion")
+        verbose_name_plural = _("adhésions")
+        constraints = [
+            models.UniqueConstraint(fields=["tontine", "member"], name="membership_unique_member"),
+            models.UniqueConstraint(fields=["tontine", "position"], name="membership_unique_position"),
+        ]
+
+    def __str__(self):
+        return f"{self.tontine_id} #{self.position}"
+
+
+class Contribution(models.Model):
+    """One member's payment into one round of a tontine (`paid_at` empty: not paid)."""
+
+    tontine = models.ForeignKey(Tontine, on_delete=models.CASCADE, related_name="contributions")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contributions")
+    round_number = models.PositiveIntegerField(_("tour"))
+    amount_sats = models.BigIntegerField(_("montant (sats)"))
+    due_at = models.DateTimeField(_("échéance"))
+    paid_at = models.DateTimeField(_("payée le"), null=True, blank=True)
+
+    class Meta:
+        db_table = "contributions"
+        verbose_name = _("cotisation")
+        verbose_name_plural = _("cotisations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tontine", "member", "round_number"],
+                name="contribution_unique_round",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_sats__gt=0),
+                name="contribution_amount_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "due_at"], name="contrib_member_due_idx")]
+
+    def __str__(self):
+        return f"{self.member_id} round {self.round_number}: {self.amount_sats} sats"
+
+
+class MobileMoneyTransfer(models.Model):
+    """A mobile-money movement (Wave, Orange Money, Free Money) in XOF."""
+
+    class Provider(models.TextChoices):
+        WAVE = "wave", "Wave"
+        ORANGE_MONEY = "orange_money", "Orange Money"
+        FREE_MONEY = "free_money", "Free Money"
+
+    class Direction(models.TextChoices):
+        IN = "in", _("entrant")
+        OUT = "out", _("sortant")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mobile_transfers")
+    provider = models.CharField(_("opérateur"), max_length=20, choices=Provider.choices)
+    amount_xof = models.BigIntegerField(_("montant (XOF)"))
+    direction = models.CharField(_("sens"), max_length=3, choices=Direction.choices)
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        db_table = "mobile_money_transfers"
+        verbose_name = _("transfert mobile money")
+        verbose_name_plural = _("transferts mobile money")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_xof__gt=0), name="mobile_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["member", "created_at"], name="mobile_member_created_idx")]
+
+    def __str__(self):
+        return f"{self.get_provider_display()} {self.direction} {self.amount_xof} XOF"
+
+
+class Endorsement(models.Model):
+    """A member vouching for another member."""
+
+    endorser = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="endorsements_given")
+    endorsee = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="endorsements_received")
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        db_table = "endorsements"
+        verbose_name = _("recommandation")
+        verbose_name_plural = _("recommandations")
+        constraints = [
+            models.UniqueConstraint(fields=["endorser", "endorsee"], name="endorsement_unique_pair"),
+            models.CheckConstraint(
+                condition=~models.Q(endorser=models.F("endorsee")),
+                name="endorsement_not_self",
+            ),
+        ]
+        indexes = [models.Index(fields=["endorsee"], name="endorsement_endorsee_idx")]
+
+    def __str__(self):
+        return f"{self.endorser_id} -> {self.endorsee_id}"
+
+
+class Payment(models.Model):
+    """A Lightning invoice or payment, the unit the fraud check decides on."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("facture")
+        PAYMENT = "payment", _("paiement")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("en attente")
+        SETTLED = "settled", _("réglé")
+        HELD = "held", _("retenu")
+        RELEASED = "released", _("libéré")
+        REJECTED = "rejected", _("rejeté")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="payments")
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.PAYMENT)
+    amount_sats = models.BigIntegerField(_("montant (sats)"))
+    device_id = models.CharField(_("appareil"), max_length=64, blank=True)
+    location = models.CharField(_("lieu"), max_length=64, blank=True)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+    # Ground truth of the demo world, for evaluation only: never a model input.
+    is_fraud_label = models.BooleanField(_("fraude (vérité terrain)"), null=True, blank=True)
+    fraud_pattern = models.CharField(_("motif de fraude (démo)"), max_length=32, blank=True)
+
+    class Meta:
+        db_table = "payments"
+        verbose_name = _("paiement")
+        verbose_name_plural = _("paiements")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_sats__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "created_at"], name="payment_member_created_idx"),
+            models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_sats} sats ({self.get_status_display()})"
+
+
+class Loan(models.Model):
+    """A microloan offered to a member; its outcome is what credit training learns from."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", _("proposé")
+        ACCEPTED = "accepted", _("accepté")
+        REPAID = "repaid", _("remboursé")
+        DEFAULTED = "defaulted", _("en défaut")
+        DECLINED = "declined", _("refusé par le membre")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="loans")
+    offered_amount_xof = models.BigIntegerField(_("montant proposé (XOF)"))
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.OFFERED)
+    offered_at = models.DateTimeField(_("proposé le"), default=timezone.now)
+    due_at = models.DateTimeField(_("échéance"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("clos le"), null=True, blank=True)
+
+    class Meta:
+        db_table = "loans"
+        verbose_name = _("prêt")
+        verbose_name_plural = _("prêts")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(offered_amount_xof__gt=0),
+                name="loan_amount_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "offered_at"], name="loan_member_offered_idx"),
+            models.Index(fields=["status", "offered_at"], name="loan_status_offered_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.offered_amount_xof} XOF ({self.get_status_display()})"
+
+
+class ModelVersion(models.Model):
+    """One trained model artifact (`ML_ARTIFACTS_DIR/<name>/<version>/`) and its state."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("en service")
+        CHALLENGER = "challenger", _("challenger")
+        INACTIVE = "inactive", _("inactif")
+        RETIRED = "retired", _("retiré")
+
+    name = models.CharField(_("modèle"), max_length=32)
+    version = models.CharField(_("version"), max_length=64)
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.INACTIVE)
+    sha256 = models.CharField(_("empreinte sha256"), max_length=64)
+    metrics = models.JSONField(_("métriques"), default=dict, blank=True)
+    manifest = models.JSONField(_("fiche du modèle"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    activated_at = models.DateTimeField(_("activé le"), null=True, blank=True)
+    activated_by = models.CharField(_("activé par"), max_length=150, blank=True)
+
+    class Meta:
+        db_table = "ml_model_versions"
+        verbose_name = _("version de modèle")
+        verbose_name_plural = _("versions de modèle")
+        ordering = ["name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(status="active"),
+                name="model_version_one_active",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.version}"

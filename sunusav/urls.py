@@ -1,0 +1,14 @@
+"""Top-level URLs: the admin, the public health probe and the internal API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from sunusav import health
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("api/credit/", include("credit.urls")),
+    path("api/fraud/", include("fraud.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
