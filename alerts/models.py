@@ -106,3 +106,57 @@ class AIMetric(models.Model):
 
     def __str__(self):
         return f"{self.metric_key}={self.metric_value}"
+
+
+class Notification(models.Model):
+    """A member-facing message waiting in the outbox, written with the change it tells of.
+
+    `dedupe_key` names the event (for example `loan_offer:<alert id>`), so a job
+    run twice cannot queue the same message twice; the sender is given the
+    notification id as an idempotency key so a resend after a crash between
+    "sent" and "marked sent" is recognised by the receiver.
+    """
+
+    class Kind(models.TextChoices):
+        SCORE_CHANGED = "score_changed", _("Score modifié")
+        LOAN_OFFER = "loan_offer", _("Offre de prêt")
+        PAYMENT_HELD = "payment_held", _("Paiement retenu")
+        PAYMENT_RELEASED = "payment_released", _("Paiement libéré")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("à envoyer")
+        SENT = "sent", _("envoyée")
+        FAILED = "failed", _("abandonnée")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
+    dedupe_key = models.CharField(_("clé d'unicité"), max_length=120, unique=True)
+    message_fr = models.TextField(_("message (français)"))
+    message_en = models.TextField(_("message (anglais)"))
+    payload = models.JSONField(_("données"), default=dict, blank=True)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("tentatives"), default=0)
+    # A row is due when next_attempt_at has passed; a sender claims it by
+    # pushing next_attempt_at forward (a lease), so two workers never send it
+    # at once and a crashed worker's claim simply expires.
+    next_attempt_at = models.DateTimeField(_("prochaine tentative"), default=timezone.now)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+    sent_at = models.DateTimeField(_("envoyée le"), null=True, blank=True)
+
+    class Meta:
+        db_table = "notifications_outbox"
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="outbox_pending_due",
+            ),
+            models.Index(fields=["member", "created_at"], name="outbox_member_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.member_id}"

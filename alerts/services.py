@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+from datetime import timedelta
 
-from alerts.models import AIAlert, AIMetric, AlertType
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from alerts.messages import render
+from alerts.models import AIAlert, AIMetric, AlertType, Notification
 from sunusav.models import Member
+
+logger = logging.getLogger(__name__)
 
 
 def metric_record(*, member: Member | None, key: str, value: float | None, meta: dict | None = None) -> AIMetric:
@@ -24,3 +33,77 @@ def alert_create(*, member: Member | None, alert_type: str, payload: dict) -> AI
     if alert_type not in AlertType.values:
         raise ValueError(f"unknown alert type {alert_type!r}")
     return AIAlert.objects.create(user=member, alert_type=alert_type, payload=payload)
+
+
+def notification_enqueue(*, member: Member, kind: str, dedupe_key: str, context: dict) -> Notification:
+    """Put a member-facing message in the outbox, once per `dedupe_key`.
+
+    Call it inside the transaction that makes the change it tells of, so the
+    message exists exactly when the change does.
+    """
+    message_fr, message_en = render(kind, context)
+    notification, _ = Notification.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "member": member,
+            "kind": kind,
+            "message_fr": message_fr,
+            "message_en": message_en,
+            "payload": context,
+        },
+    )
+    return notification
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 10 * 2 ** max(0, attempts - 1)))
+
+
+def notifications_deliver_due(*, limit: int = 100, sender=None) -> dict[str, int]:
+    """Send due outbox notifications; return counts of sent, retried and failed.
+
+    Each row is claimed with a compare-and-set lease on `next_attempt_at`, so
+    concurrent workers never send the same row, and a worker that dies
+    mid-send leaves a claim that expires and is retried. Rows are committed one
+    by one: a crash loses at most the record of one send, which the receiver
+    recognises by its idempotency key.
+    """
+    from alerts.senders import get_sender
+
+    sender = sender or get_sender()
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    now = timezone.now()
+    due = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("id", "next_attempt_at")[:limit]
+    )
+    lease = timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    for notification_id, due_at in due:
+        claimed = Notification.objects.filter(
+            id=notification_id, status=Notification.Status.PENDING, next_attempt_at=due_at
+        ).update(next_attempt_at=timezone.now() + lease, attempts=F("attempts") + 1)
+        if not claimed:
+            continue  # another worker took it
+        notification = Notification.objects.get(id=notification_id)
+        try:
+            sender.send(notification)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            if notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+                Notification.objects.filter(id=notification_id).update(
+                    status=Notification.Status.FAILED, last_error=error
+                )
+                counts["failed"] += 1
+                logger.error("notification %s abandoned after %s attempts", notification_id, notification.attempts)
+            else:
+                Notification.objects.filter(id=notification_id).update(
+                    next_attempt_at=timezone.now() + _backoff(notification.attempts), last_error=error
+                )
+                counts["retried"] += 1
+            continue
+        Notification.objects.filter(id=notification_id).update(
+            status=Notification.Status.SENT, sent_at=timezone.now(), last_error=""
+        )
+        counts["sent"] += 1
+    return counts

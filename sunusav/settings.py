@@ -130,21 +130,50 @@ else:
         }
     }
 
+# django-q2: two queues, `credit` and `fraud`, each with a high and a normal
+# priority list (sunusav/brokers.py). On the embedded default one cluster
+# ("sunusav") serves both; in production each runs apart with
+# `Q_CLUSTER_NAME=credit python manage.py qcluster` (or `fraud`), with its own
+# workers, timeout and retry. retry > timeout, so a running job is never handed
+# out twice; a job whose worker died comes back after `retry` seconds.
+_CREDIT_TIMEOUT = env.int("Q_CREDIT_TIMEOUT", default=600)
+_FRAUD_TIMEOUT = env.int("Q_FRAUD_TIMEOUT", default=60)
 Q_CLUSTER = {
     "name": "sunusav",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=300),
-    "retry": env.int("Q_RETRY", default=360),
+    "timeout": max(_CREDIT_TIMEOUT, _FRAUD_TIMEOUT),
+    "retry": env.int("Q_RETRY", default=max(_CREDIT_TIMEOUT, _FRAUD_TIMEOUT) + 60),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=5),
-    "queue_limit": 50,
-    "bulk": 10,
-    "catch_up": False,
+    # A short local queue keeps priorities honest: work waits in the broker,
+    # where high-priority jobs overtake it, not in a worker's prefetch buffer.
+    "queue_limit": env.int("Q_QUEUE_LIMIT", default=2),
+    "bulk": 1,
+    "poll": env.float("Q_POLL", default=0.2),
+    "catch_up": False,  # no storm of missed schedules after downtime
+    "save_limit": 10000,
     "label": "Django Q2",
+    "ALT_CLUSTERS": {
+        "credit": {
+            "workers": env.int("Q_CREDIT_WORKERS", default=2),
+            "timeout": _CREDIT_TIMEOUT,
+            "retry": env.int("Q_CREDIT_RETRY", default=_CREDIT_TIMEOUT + 60),
+            "max_attempts": env.int("Q_CREDIT_MAX_ATTEMPTS", default=5),
+        },
+        "fraud": {
+            "workers": env.int("Q_FRAUD_WORKERS", default=2),
+            "timeout": _FRAUD_TIMEOUT,
+            "retry": env.int("Q_FRAUD_RETRY", default=_FRAUD_TIMEOUT + 30),
+            "max_attempts": env.int("Q_FRAUD_MAX_ATTEMPTS", default=10),
+        },
+    },
 }
+Q_QUEUES_SERVED = {"sunusav": ["credit", "fraud"], "credit": ["credit"], "fraud": ["fraud"]}
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "sunusav.brokers.ReliableRedis"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "sunusav.brokers.PriorityORM"
 
 # --- Auth, i18n ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -190,6 +219,13 @@ ML_ARTIFACTS_DIR = Path(env.str("ML_ARTIFACTS_DIR", default=str(BASE_DIR / "ml_a
 # How often a process re-reads which model version is active (seconds), so an
 # activation in the admin reaches every worker without a restart.
 ML_REGISTRY_REFRESH_SECONDS = env.float("ML_REGISTRY_REFRESH_SECONDS", default=30.0)
+
+# --- Notifications outbox -----------------------------------------------------------
+NOTIFICATION_SENDER = env.str("NOTIFICATION_SENDER", default="alerts.senders.LogSender")
+NOTIFICATION_WEBHOOK_URL = env.str("NOTIFICATION_WEBHOOK_URL", default="")
+NOTIFICATION_WEBHOOK_SECRET = env.str("NOTIFICATION_WEBHOOK_SECRET", default="")
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,47 @@
+"""Enqueueing jobs on the `credit` and `fraud` queues, and their statistics.
+
+Every job is enqueued after the surrounding transaction commits, so a worker
+never looks for rows that a rolled-back request never wrote; the job's queue
+name is its django-q2 `group`, which is how statistics count completed and
+failed jobs per queue whichever cluster ran them.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_q.brokers import get_broker
+from django_q.models import Failure, Success
+from django_q.tasks import async_task
+
+from sunusav.brokers import HIGH, NORMAL, list_key, served_keys
+
+QUEUES = ("credit", "fraud")
+
+
+def enqueue(func: str, *args, queue: str, priority: str = NORMAL, **kwargs) -> None:
+    """Enqueue `func(*args, **kwargs)` on a queue once the current transaction commits."""
+    if queue not in QUEUES:
+        raise ValueError(f"queue must be one of {QUEUES}, not {queue!r}")
+    key = list_key(queue, priority)  # validates the priority now, not after commit
+
+    def push():
+        async_task(func, *args, cluster=key, group=queue, **kwargs)
+
+    transaction.on_commit(push)
+
+
+def get_queue_stats() -> dict[str, dict[str, int]]:
+    """Return the seed's shape: `{queue: {waiting, active, completed, failed}}`."""
+    stats = {}
+    for queue in QUEUES:
+        broker = get_broker(queue)
+        stats[queue] = {
+            "waiting": broker.queue_size(),
+            "active": broker.lock_size() or 0,
+            "completed": Success.objects.filter(group=queue).count(),
+            "failed": Failure.objects.filter(group=queue).count(),
+        }
+    return stats
+
+
+__all__ = ["HIGH", "NORMAL", "QUEUES", "enqueue", "get_queue_stats", "served_keys"]
