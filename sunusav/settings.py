@@ -105,6 +105,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests that start real worker processes need a test database those
+    # processes can open too: a file, not SQLite's default in-memory one.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
@@ -146,7 +149,7 @@ Q_CLUSTER = {
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=5),
     # A short local queue keeps priorities honest: work waits in the broker,
     # where high-priority jobs overtake it, not in a worker's prefetch buffer.
-    "queue_limit": env.int("Q_QUEUE_LIMIT", default=2),
+    "queue_limit": env.int("Q_QUEUE_LIMIT", default=1),
     "bulk": 1,
     "poll": env.float("Q_POLL", default=0.2),
     "catch_up": False,  # no storm of missed schedules after downtime
