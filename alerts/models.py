@@ -63,6 +63,12 @@ class AIAlert(models.Model):
                 condition=models.Q(alert_type="fraud_suspect"),
                 name="ai_alerts_one_fraud_per_payment",
             ),
+            models.UniqueConstraint(
+                KeyTextTransform("tontine_id", "payload"),
+                KeyTextTransform("round", "payload"),
+                condition=models.Q(alert_type="liquidity_short"),
+                name="ai_alerts_one_liquidity_per_round",
+            ),
         ]
         indexes = [
             # Work queues and the seed's `GROUP BY alert_type` monitoring query.

@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,12 +26,13 @@ def metrics_record_bulk(*, rows: list[AIMetric], batch_size: int = 2000) -> list
     return AIMetric.objects.bulk_create(rows, batch_size=batch_size)
 
 
-@transaction.atomic
-def alert_create(*, member: Member | None, alert_type: str, payload: dict) -> AIAlert:
-    """Open an alert of one of the three seed types."""
+def alert_create(*, alert_type: str, payload: dict, member: Member | None = None, member_id=None) -> AIAlert:
+    """Open an alert of one of the three seed types (about a member, or none)."""
     if alert_type not in AlertType.values:
         raise ValueError(f"unknown alert type {alert_type!r}")
-    return AIAlert.objects.create(user=member, alert_type=alert_type, payload=payload)
+    return AIAlert.objects.create(
+        user_id=member.pk if member is not None else member_id, alert_type=alert_type, payload=payload
+    )
 
 
 def notification_enqueue(*, member: Member, kind: str, dedupe_key: str, context: dict) -> Notification:
@@ -106,4 +106,26 @@ def notifications_deliver_due(*, limit: int = 100, sender=None) -> dict[str, int
             status=Notification.Status.SENT, sent_at=timezone.now(), last_error=""
         )
         counts["sent"] += 1
+    return counts
+
+
+def retention_purge(*, now=None, chunk: int = 10_000) -> dict[str, int]:
+    """Delete audit metrics and delivered notifications past their retention.
+
+    Deletes in chunks by primary key so a large purge never holds a long lock
+    on the tables the real-time path writes to.
+    """
+    now = now or timezone.now()
+    targets = {
+        "ai_metrics": AIMetric.objects.filter(created_at__lt=now - timedelta(days=settings.METRICS_RETENTION_DAYS)),
+        "notifications": Notification.objects.filter(
+            created_at__lt=now - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
+        ).exclude(status=Notification.Status.PENDING),
+    }
+    counts = {}
+    for name, queryset in targets.items():
+        total = 0
+        while ids := list(queryset.values_list("pk", flat=True)[:chunk]):
+            total += queryset.model.objects.filter(pk__in=ids).delete()[0]
+        counts[name] = total
     return counts

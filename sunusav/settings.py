@@ -230,6 +230,17 @@ NOTIFICATION_WEBHOOK_SECRET = env.str("NOTIFICATION_WEBHOOK_SECRET", default="")
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
 
+# --- Liquidity ----------------------------------------------------------------------
+LIQUIDITY_SHORTFALL_SHARE = env.float("LIQUIDITY_SHORTFALL_SHARE", default=0.15)
+LIQUIDITY_LOOKAHEAD_DAYS = env.float("LIQUIDITY_LOOKAHEAD_DAYS", default=3.0)
+
+# --- Retention ----------------------------------------------------------------------
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=400)
+NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
+# Which django-q2 cluster runs the schedules: empty on the embedded default (the
+# one cluster); "credit" when credit and fraud clusters run apart.
+Q_SCHEDULE_CLUSTER = env.str("Q_SCHEDULE_CLUSTER", default="") or None
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -241,3 +252,28 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Fraud ------------------------------------------------------------------------
+# Decision thresholds on the combined fraud score in [0, 1] (fraud/detectors.py):
+# hold at or above FRAUD_HOLD_THRESHOLD, review at or above FRAUD_REVIEW_THRESHOLD.
+FRAUD_REVIEW_THRESHOLD = env.float("FRAUD_REVIEW_THRESHOLD", default=0.5)
+FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
+# What to decide when scoring itself fails (never a made-up score): allow, review or hold.
+FRAUD_DEFAULT_ACTION = env.str("FRAUD_DEFAULT_ACTION", default="review")
+if not 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1:
+    raise ImproperlyConfigured("Need 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1.")
+if FRAUD_DEFAULT_ACTION not in {"allow", "review", "hold"}:
+    raise ImproperlyConfigured("FRAUD_DEFAULT_ACTION must be allow, review or hold.")
+
+# --- Credit ---------------------------------------------------------------------------
+# Offers: the amount is a band-dependent share of what the member paid into
+# tontines over the feature window (converted to XOF), rounded down to
+# CREDIT_OFFER_STEP_XOF and kept within [MIN, MAX]; bands without a share get no offer.
+CREDIT_XOF_PER_SAT = env.float("CREDIT_XOF_PER_SAT", default=0.6)
+CREDIT_OFFER_SHARE_BY_BAND = {"A": 0.5, "B": 0.35, "C": 0.2}
+CREDIT_OFFER_MIN_XOF = env.int("CREDIT_OFFER_MIN_XOF", default=5_000)
+CREDIT_OFFER_MAX_XOF = env.int("CREDIT_OFFER_MAX_XOF", default=500_000)
+CREDIT_OFFER_STEP_XOF = 500
+# Members per chunk in `score_users` (one feature query set, one predict, one write each).
+CREDIT_SCORE_CHUNK = env.int("CREDIT_SCORE_CHUNK", default=5000)
+# --- end Credit -------------------------------------------------------------------------

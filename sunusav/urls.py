@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from sunusav import health
+from sunusav import apis, health
 
 urlpatterns = [
     path("health", health.health, name="health"),
     path("api/credit/", include("credit.urls")),
     path("api/fraud/", include("fraud.urls")),
+    path("api/queues/stats", apis.QueueStatsView.as_view(), name="queue-stats"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,33 @@
+"""Recurring jobs, declared in code; `manage.py sync_schedules` writes them to django-q2.
+
+Schedules are matched by name, so syncing twice changes nothing and renaming
+one here removes the old row. `catch_up` is off in Q_CLUSTER: after downtime a
+schedule runs once, not once per missed slot.
+"""
+
+from django_q.models import Schedule
+
+PREFIX = "sunusav:"
+
+SCHEDULES = [
+    {
+        "name": "sunusav:notifications-deliver",
+        "func": "alerts.tasks.deliver_notifications",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+        "queue": "credit",
+    },
+    {
+        "name": "sunusav:liquidity-check",
+        "func": "sunusav.tasks.check_liquidity",
+        "schedule_type": Schedule.HOURLY,
+        "queue": "credit",
+    },
+    {
+        "name": "sunusav:retention-purge",
+        "func": "alerts.tasks.purge_expired",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "03:30",
+        "queue": "credit",
+    },
+]
