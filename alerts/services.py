@@ -109,15 +109,20 @@ def notifications_deliver_due(*, limit: int = 100, sender=None) -> dict[str, int
     return counts
 
 
-def retention_purge(*, now=None, chunk: int = 10_000) -> dict[str, int]:
-    """Delete audit metrics and delivered notifications past their retention.
+def retention_purge(*, older_than_days: int | None = None, now=None, chunk: int = 10_000) -> dict[str, int]:
+    """Delete metrics, resolved alerts and delivered notifications past their retention.
 
-    Deletes in chunks by primary key so a large purge never holds a long lock
-    on the tables the real-time path writes to.
+    `older_than_days` overrides the configured periods of metrics and resolved
+    alerts. Open alerts and unsent notifications are never purged. Deletes in
+    chunks by primary key so a large purge never holds a long lock on the
+    tables the real-time path writes to.
     """
     now = now or timezone.now()
+    metrics_days = older_than_days if older_than_days is not None else settings.METRICS_RETENTION_DAYS
+    alerts_days = older_than_days if older_than_days is not None else settings.ALERTS_RETENTION_DAYS
     targets = {
-        "ai_metrics": AIMetric.objects.filter(created_at__lt=now - timedelta(days=settings.METRICS_RETENTION_DAYS)),
+        "ai_metrics": AIMetric.objects.filter(created_at__lt=now - timedelta(days=metrics_days)),
+        "ai_alerts": AIAlert.objects.filter(resolved=True, resolved_at__lt=now - timedelta(days=alerts_days)),
         "notifications": Notification.objects.filter(
             created_at__lt=now - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
         ).exclude(status=Notification.Status.PENDING),
@@ -126,6 +131,7 @@ def retention_purge(*, now=None, chunk: int = 10_000) -> dict[str, int]:
     for name, queryset in targets.items():
         total = 0
         while ids := list(queryset.values_list("pk", flat=True)[:chunk]):
-            total += queryset.model.objects.filter(pk__in=ids).delete()[0]
+            _, per_model = queryset.model.objects.filter(pk__in=ids).delete()
+            total += per_model.get(queryset.model._meta.label, 0)
         counts[name] = total
     return counts

@@ -24,7 +24,7 @@ SCHEDULES = [
         "queue": "credit",
     },
     {
-        "name": "sunusav:retention-purge",
+        "name": "sunusav:purge-ai-data",
         "func": "alerts.tasks.purge_expired",
         "schedule_type": Schedule.DAILY,
         "first_run": "03:30",

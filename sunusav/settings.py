@@ -236,6 +236,7 @@ LIQUIDITY_LOOKAHEAD_DAYS = env.float("LIQUIDITY_LOOKAHEAD_DAYS", default=3.0)
 
 # --- Retention ----------------------------------------------------------------------
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=400)
+ALERTS_RETENTION_DAYS = env.int("ALERTS_RETENTION_DAYS", default=730)
 NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
 # Which django-q2 cluster runs the schedules: empty on the embedded default (the
 # one cluster); "credit" when credit and fraud clusters run apart.

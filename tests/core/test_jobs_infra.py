@@ -92,6 +92,20 @@ def test_retention_purges_only_what_is_past_its_period(settings):
     ancient = timezone.now() - dt.timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS + 1)
     Notification.objects.filter(pk__in=[pending.pk, sent.pk]).update(created_at=ancient)
     Notification.objects.filter(pk=sent.pk).update(status="sent")
-    assert retention_purge() == {"ai_metrics": 1, "notifications": 1}
+    assert retention_purge() == {"ai_metrics": 1, "ai_alerts": 0, "notifications": 1}
     assert AIMetric.objects.count() == 1
     assert list(Notification.objects.values_list("pk", flat=True)) == [pending.pk]  # never drop unsent
+
+
+def test_purge_command_removes_resolved_alerts_only(settings):
+    from io import StringIO
+
+    old = timezone.now() - dt.timedelta(days=40)
+    AIAlert.objects.create(alert_type="liquidity_short", resolved=True, resolved_at=old)
+    AIAlert.objects.create(alert_type="liquidity_short", resolved=False, created_at=old)
+    AIMetric.objects.create(metric_key="fraud_check", metric_value=0.1, created_at=old)
+    out = StringIO()
+    call_command("purge_ai_data", "--older-than", "30", stdout=out)
+    assert "ai_alerts: 1 rows deleted" in out.getvalue()
+    assert "ai_metrics: 1 rows deleted" in out.getvalue()
+    assert AIAlert.objects.filter(resolved=False).count() == 1 and AIAlert.objects.count() == 1
