@@ -1,0 +1,322 @@
+"""Credit writes (the seed's CreditAIService): predictions with their audit, scores, offers, batch runs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from alerts.models import AIAlert, AIMetric, AlertType, Notification
+from alerts.services import alert_create, metric_record, metrics_record_bulk, notification_enqueue
+from credit import selectors
+from credit.features import FEATURES, features_for_members
+from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
+from sunusav.ml.registry import registry
+from sunusav.models import Member
+
+PREDICTION_KEY = "credit_prediction"
+SCORE_KEY = "credit_score"
+
+
+def _matrix(rows: list[dict]) -> np.ndarray:
+    return np.array([[row[name] for name in FEATURES] for row in rows], dtype=np.float64)
+
+
+def _async_commit_for_audit() -> None:
+    # An audit metric may be lost in a PostgreSQL crash's last few hundred ms
+    # (no data corruption): the answer does not wait for the WAL flush.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _member_ids_known(user_ids: list[str]) -> dict[str, uuid.UUID]:
+    parsed = {}
+    for user_id in user_ids:
+        try:
+            parsed[user_id] = uuid.UUID(user_id)
+        except ValueError:
+            continue
+    if not parsed:
+        return {}
+    known = set(Member.objects.filter(id__in=set(parsed.values())).values_list("id", flat=True))
+    return {k: v for k, v in parsed.items() if v in known}
+
+
+# --- Predictions ---------------------------------------------------------------------------
+
+
+def predict(*, features: dict[str, float]) -> Prediction:
+    """Score one feature row, with reasons (no write)."""
+    return score_matrix(_matrix([features]), reasons=True).prediction(0)
+
+
+def predict_many(*, rows: list[dict[str, float]]) -> list[Prediction]:
+    """Score many rows in one call; reasons only for declines (they cost about 1 ms a row)."""
+    batch = score_matrix(_matrix(rows), reasons=True, reasons_below=DECISION_THRESHOLD)
+    return [batch.prediction(i) for i in range(len(rows))]
+
+
+@transaction.atomic
+def prediction_audited(*, user_id: str, features: dict[str, float], token: str) -> Prediction:
+    """Score one row for the API and write its `ai_metrics` audit row."""
+    prediction = predict(features=features)
+    member_id = _member_ids_known([user_id]).get(user_id)
+    _async_commit_for_audit()
+    AIMetric.objects.create(
+        user_id=member_id,
+        metric_key=PREDICTION_KEY,
+        metric_value=prediction.score,
+        meta=_audit_meta(user_id, features, prediction, token),
+    )
+    return prediction
+
+
+@transaction.atomic
+def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
+    """Score a batch for the API (results in input order) and write one audit row per item."""
+    rows = [{name: item[name] for name in FEATURES} for item in items]
+    predictions = predict_many(rows=rows)
+    known = _member_ids_known([item["user_id"] for item in items])
+    _async_commit_for_audit()
+    metrics_record_bulk(
+        rows=[
+            AIMetric(
+                user_id=known.get(item["user_id"]),
+                metric_key=PREDICTION_KEY,
+                metric_value=p.score,
+                meta=_audit_meta(item["user_id"], row, p, token, batch=True),
+            )
+            for item, row, p in zip(items, rows, predictions, strict=True)
+        ]
+    )
+    return predictions
+
+
+def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: bool = False) -> dict:
+    return {
+        "user_id": user_id,
+        "features": features,
+        "model_version": p.model_version,
+        "fallback": p.fallback,
+        "confidence": p.confidence,
+        "band": p.band,
+        "reasons": [r["code"] for r in p.reasons],
+        "source": "api.batch-predict" if batch else "api.predict",
+        "token": token,
+    }
+
+
+# --- Scores and offers ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_score(
+    *, member: Member, score: float, confidence: float, model_version: str, meta: dict | None = None
+) -> AIMetric:
+    """Store a member's score (NUMERIC(4,3)) and write its `credit_score` metric."""
+    score = round(float(score), 3)
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"score {score} outside [0, 1]")
+    now = timezone.now()
+    Member.objects.filter(pk=member.pk).update(credit_score=f"{score:.3f}", credit_score_updated_at=now)
+    member.refresh_from_db(fields=["credit_score", "credit_score_updated_at"])
+    return metric_record(
+        member=member,
+        key=SCORE_KEY,
+        value=score,
+        meta={"model_version": model_version, "confidence": round(float(confidence), 3), **(meta or {})},
+    )
+
+
+def offer_amount_xof(*, band: str, tontine_contributions_sats: float) -> int:
+    """Return the offer a band and a year of contributions allow (0: no offer)."""
+    share = settings.CREDIT_OFFER_SHARE_BY_BAND.get(band, 0.0)
+    if share <= 0:
+        return 0
+    raw = tontine_contributions_sats * settings.CREDIT_XOF_PER_SAT * share
+    amount = min(max(raw, settings.CREDIT_OFFER_MIN_XOF), settings.CREDIT_OFFER_MAX_XOF)
+    step = settings.CREDIT_OFFER_STEP_XOF
+    return int(amount // step * step)
+
+
+@transaction.atomic
+def create_credit_alert(
+    *, member: Member, score: float, loan_amount: int | None = None, model_version: str | None = None
+) -> AIAlert | None:
+    """Open a `credit_offer` alert for the member, or return the one already open.
+
+    The amount is the smaller of `loan_amount` (when asked) and what the band
+    and the member's contribution history allow; None when the band gets no
+    offer. The partial unique index `ai_alerts_one_open_offer` makes a
+    concurrent second offer fail, and that failure returns the winner's row.
+    """
+    existing = selectors.open_credit_offer(member=member)
+    if existing is not None:
+        return existing
+    score = round(float(score), 3)
+    band = bands_of(np.array([score]))[0]
+    history = features_for_members([member.pk])[0]
+    limit = offer_amount_xof(
+        band=band, tontine_contributions_sats=float(history[FEATURES.index("tontine_contributions")])
+    )
+    if limit <= 0:
+        return None
+    offered = limit if loan_amount is None else min(int(loan_amount), limit)
+    offered = offered // settings.CREDIT_OFFER_STEP_XOF * settings.CREDIT_OFFER_STEP_XOF
+    if offered <= 0:
+        return None
+    if model_version is None:
+        loaded = registry.get_active(MODEL_NAME)
+        model_version = loaded.version if loaded is not None else RULES_VERSION
+    payload = {
+        "score": score,
+        "band": band,
+        "offered_amount_xof": offered,
+        "requested_amount_xof": loan_amount,
+        "limit_xof": limit,
+        "currency": "XOF",
+        "model_version": model_version,
+    }
+    try:
+        with transaction.atomic():
+            alert = alert_create(member=member, alert_type=AlertType.CREDIT_OFFER, payload=payload)
+    except IntegrityError:
+        return selectors.open_credit_offer(member=member)
+    notification_enqueue(
+        member=member,
+        kind=Notification.Kind.LOAN_OFFER,
+        dedupe_key=f"loan_offer:{alert.id}",
+        context={"amount_xof": f"{offered:,}".replace(",", " ")},
+    )
+    return alert
+
+
+# --- Batch scoring runs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """One `score_users` run: members not scored since `cutoff` are its work."""
+
+    run_id: str
+    cutoff: datetime
+    resumed: bool
+
+
+def score_run_start(*, selection: str, cutoff: datetime, restart: bool = False) -> ScoreRun:
+    """Resume the unfinished run of this selection (same cutoff) or record a new one."""
+    existing = selectors.score_run_unfinished(selection=selection)
+    if existing is not None and restart:
+        existing.meta = {**existing.meta, "status": "abandoned"}
+        existing.save(update_fields=["meta"])
+        existing = None
+    if existing is not None:
+        return ScoreRun(run_id=str(existing.id), cutoff=datetime.fromisoformat(existing.meta["cutoff"]), resumed=True)
+    row = metric_record(
+        member=None,
+        key=selectors.SCORE_RUN_KEY,
+        value=None,
+        meta={"status": "running", "selection": selection, "cutoff": cutoff.isoformat()},
+    )
+    return ScoreRun(run_id=str(row.id), cutoff=cutoff, resumed=False)
+
+
+def score_run_finish(*, run: ScoreRun, scored: int) -> None:
+    """Mark a run finished with how many members it scored."""
+    row = AIMetric.objects.get(id=run.run_id)
+    row.meta = {**row.meta, "status": "finished", "finished_at": timezone.now().isoformat()}
+    row.metric_value = (row.metric_value or 0) + scored
+    row.save(update_fields=["meta", "metric_value"])
+
+
+def selection_key(*, ids: list[str] | None = None, stale_days: int | None = None) -> str:
+    """Name a selection so an interrupted run of the same selection is resumed."""
+    if ids is not None:
+        return "ids:" + hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
+    if stale_days is not None:
+        return f"stale:{stale_days}"
+    return "all"
+
+
+def members_score(*, member_ids: list[uuid.UUID], cutoff: datetime, run_id: str = "") -> int:
+    """Score the given members not scored since `cutoff`; return how many were scored.
+
+    Safe to run twice (a task may be delivered twice): members scored after
+    `cutoff` are skipped. One feature query set, one predict, one bulk write.
+    """
+    todo = selectors.members_to_score(cutoff=cutoff, ids=list(member_ids), limit=len(member_ids))
+    return _members_score_rows(todo, run_id=run_id)
+
+
+def members_score_chunk(*, rows: list[tuple[uuid.UUID, object]], run_id: str = "") -> int:
+    """Score rows of (member id, previous score) already selected by `selectors.members_to_score`."""
+    return _members_score_rows(rows, run_id=run_id)
+
+
+def _members_score_rows(rows: list[tuple[uuid.UUID, object]], *, run_id: str) -> int:
+    if not rows:
+        return 0
+    ids = [member_id for member_id, _ in rows]
+    previous = np.array([np.nan if s is None else float(s) for _, s in rows])
+    X = features_for_members(ids)
+    # Reasons only where a decision changes for the worse: a member who was
+    # offer-grade and is now below the threshold gets told why.
+    batch = score_matrix(X, reasons=previous >= DECISION_THRESHOLD, reasons_below=DECISION_THRESHOLD)
+    now = timezone.now()
+    with transaction.atomic():
+        _scores_write(ids, batch.scores, now)
+        _score_metrics_write(ids, batch, now, run_id)
+    return len(ids)
+
+
+def _scores_write(ids: list[uuid.UUID], scores: np.ndarray, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE users SET credit_score = v.score, credit_score_updated_at = %s "
+                "FROM unnest(%s::uuid[], %s::numeric[]) AS v(id, score) WHERE users.id = v.id",
+                [now, ids, [f"{s:.3f}" for s in scores]],
+            )
+        else:
+            stamp = connection.ops.adapt_datetimefield_value(now)
+            cursor.executemany(
+                "UPDATE users SET credit_score = %s, credit_score_updated_at = %s WHERE id = %s",
+                [(f"{s:.3f}", stamp, m.hex) for m, s in zip(ids, scores, strict=True)],
+            )
+
+
+def _score_metrics_write(ids: list[uuid.UUID], batch, now: datetime, run_id: str) -> None:
+    base = {"model_version": batch.model_version, "fallback": batch.fallback, "source": "score_users", "run_id": run_id}
+    metas = []
+    for i in range(len(ids)):
+        meta = {**base, "confidence": float(batch.confidences[i]), "band": batch.bands[i]}
+        if batch.reasons[i]:
+            meta["reasons"] = [r["code"] for r in batch.reasons[i]]
+        metas.append(meta)
+    if connection.vendor == "postgresql":
+        # COPY is several times faster than INSERT for the millions of rows of a full run.
+        buffer = io.StringIO()
+        stamp = now.isoformat()
+        for member_id, score, meta in zip(ids, batch.scores, metas, strict=True):
+            meta_text = json.dumps(meta).replace("\\", "\\\\")
+            buffer.write(f"{member_id}\t{SCORE_KEY}\t{score:.3f}\t{meta_text}\t{stamp}\n")
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            with raw.copy("COPY ai_metrics (user_id, metric_key, metric_value, meta, created_at) FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
+        return
+    metrics_record_bulk(
+        rows=[
+            AIMetric(user_id=m, metric_key=SCORE_KEY, metric_value=float(s), meta=meta, created_at=now)
+            for m, s, meta in zip(ids, batch.scores, metas, strict=True)
+        ]
+    )
