@@ -1,5 +1,6 @@
 """Credit API: one small view per operation (X-Internal-Token required by the DRF defaults)."""
 
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,12 +13,20 @@ from credit.serializers import (
 )
 
 
+class NonFiniteTolerantJSONParser(JSONParser):
+    """Parse NaN/Infinity literals so the field's own check rejects them by name."""
+
+    strict = False
+
+
 def _output(user_id: str, prediction) -> dict:
     return {"user_id": user_id, **prediction.as_dict()}
 
 
 class CreditPredictApi(APIView):
     """Score one member's features; the answer is audited in `ai_metrics`."""
+
+    parser_classes = [NonFiniteTolerantJSONParser]
 
     def post(self, request):
         serializer = CreditFeaturesInputSerializer(data=request.data)
@@ -30,6 +39,8 @@ class CreditPredictApi(APIView):
 
 class CreditBatchPredictApi(APIView):
     """Score up to API_BATCH_LIMIT items; results in the same order."""
+
+    parser_classes = [NonFiniteTolerantJSONParser]
 
     def post(self, request):
         serializer = CreditBatchInputSerializer(data=request.data)
