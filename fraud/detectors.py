@@ -90,7 +90,7 @@ def load_fraud_model(path: Path, manifest: dict) -> FraudModel:
         rule_params={**DEFAULT_PARAMS, **manifest.get("rule_params", {})},
         serving=serving,
     )
-    model.anomaly(np.zeros((1, len(FEATURES))))  # fail here, not in a request
+    forest.score_samples(model_inputs(np.zeros((1, len(FEATURES)))))  # warm the session; fail here, not in a request
     return model
 
 

@@ -12,7 +12,8 @@ and the checks of stored payments. Definitions (also in the model card):
   and including this payment (this one counts if it is an invoice).
 - `device_changes`: among the member's payments in the 24 hours up to and
   including this one, how many have a device different from the member's
-  previous payment's (a blank device on either side is not a change).
+  last known one before it (blank devices are unknown: neither a change nor
+  a reference; the reference may be older than 24 hours).
 - `location_changes`: the same for the location.
 
 Set-based: one query fetches the history of all the payments' members over the
@@ -85,13 +86,14 @@ def features_from_history(history: History) -> np.ndarray:
         return out
     _, member_code = np.unique(history.member.astype(str), return_inverse=True)
     epoch = min(history.created_at)
-    millis = np.fromiter(
-        ((t - epoch) // dt.timedelta(milliseconds=1) for t in history.created_at), dtype=np.int64, count=n
+    micros = np.fromiter(
+        ((t - epoch) // dt.timedelta(microseconds=1) for t in history.created_at), dtype=np.int64, count=n
     )
+    millis = micros // 1000
     if millis.max() >= (1 << _TIME_BITS) - CHANGE_WINDOW_SEC * _MS:
         raise ValueError("history spans more than 34 years")
     key = (member_code.astype(np.int64) << _TIME_BITS) + millis
-    order = np.lexsort((history.order, key))  # by member, time, then id
+    order = np.lexsort((history.order, micros, key))  # by member, time (to the µs), then id
     key_s, millis_s, code_s = key[order], millis[order], member_code[order]
 
     same_member_as_prev = np.zeros(n, dtype=bool)
@@ -109,10 +111,13 @@ def features_from_history(history: History) -> np.ndarray:
         return (cumulative - before).astype(np.float64)
 
     def changes(values: np.ndarray) -> np.ndarray:
+        # Compare with the member's last non-blank value: a blank is unknown, not a switch.
         v = values[order]
-        changed = np.zeros(n, dtype=bool)
-        changed[1:] = same_member_as_prev[1:] & (v[1:] != v[:-1]) & (v[1:] != "") & (v[:-1] != "")
-        return changed
+        known = v != ""
+        last_known = np.maximum.accumulate(np.where(known, np.arange(n), -1))
+        previous = np.r_[-1, last_known[:-1]]
+        has_previous = (previous >= 0) & (code_s[np.maximum(previous, 0)] == code_s)
+        return known & has_previous & (v != v[np.maximum(previous, 0)])
 
     # Keys of one member never reach into another's range (the member code sits
     # in the high bits), so searchsorted stays within the member.

@@ -1,0 +1,265 @@
+"""Writes for fraud: check payments, hold the suspicious ones, raise alerts, audit every decision.
+
+Durability, write by write:
+- A hold (`payments.status = held`), its `fraud_suspect` alert and the check's
+  audit row commit together, synchronously, before the answer leaves: the
+  backend acts on `decision`, so a hold it was told about must survive a crash.
+- A check that changes nothing (no `payment_id`, or allow) writes only its
+  `ai_metrics` row. On PostgreSQL that transaction runs with
+  `SET LOCAL synchronous_commit TO OFF`: the row is as atomic as any other,
+  but a crash in the following ~0.2 s (3 x wal_writer_delay) may lose it; the
+  answer does not wait for the disk flush. On SQLite, WAL with
+  `synchronous=NORMAL` (settings) gives the same trade.
+
+Idempotency: a payment is locked (`select_for_update`) while it is checked, and
+its alert is unique in the database (`ai_alerts_one_fraud_per_payment`). A
+second check of a payment that already has an alert replays the recorded
+decision and writes only an audit row marked `replay`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+
+from alerts.models import AIAlert, AIMetric, AlertType
+from alerts.services import alert_create, metric_record, metrics_record_bulk
+from fraud.detectors import CheckResult, score_rows
+from fraud.features import FEATURES
+from fraud.selectors import fraud_alert_for_payment, members_by_reference, payments_by_id
+from sunusav.models import Member, Payment
+
+METRIC_KEY = "fraud_check"
+HOLDABLE = {Payment.Status.PENDING, Payment.Status.SETTLED}
+ALERTED_DECISIONS = {"hold", "review"}
+
+
+class InvalidCheckInput(Exception):
+    """Input that passed the serializer but not the database (unknown payment ...): {index: {field: [msg]}}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class CheckedItem:
+    """One API item after checking: its result and the payment it concerned, if any."""
+
+    result: CheckResult
+    payment: Payment | None = None
+    replay: bool = False
+
+
+def check_transactions(*, items: list[dict]) -> list[CheckResult]:
+    """Score many payments' features in one pass (no writes); each result carries the pass's latency."""
+    started = time.perf_counter_ns()
+    results = score_rows([{name: item[name] for name in FEATURES} for item in items])
+    latency_ms = (time.perf_counter_ns() - started) / 1e6
+    for result in results:
+        result.latency_ms = latency_ms
+    return results
+
+
+def check_transaction(*, features: dict) -> CheckResult:
+    """Score one payment's five features (no writes): the seed's `checkTransaction`."""
+    return check_transactions(items=[features])[0]
+
+
+def _metric_meta(
+    *, result: CheckResult, features: dict, payment: Payment | None, user_ref: str, token: str, replay: bool
+) -> dict:
+    return {
+        "decision": result.decision,
+        "is_fraud": result.is_fraud,
+        "model_version": result.model_version,
+        "fallback": result.fallback,
+        "latency_ms": round(result.latency_ms, 4),
+        "reasons": [reason["id"] for reason in result.reasons],
+        "isolation_score": result.isolation_score,
+        "default_action_applied": result.default_action_applied,
+        "error": result.error,
+        "features": {name: features[name] for name in FEATURES},
+        "payment_id": str(payment.pk) if payment else None,
+        "user_id": user_ref,
+        "token": token,
+        "replay": replay,
+    }
+
+
+def record_fraud_check(
+    *,
+    member: Member | None,
+    payment: Payment | None,
+    result: CheckResult,
+    features: dict,
+    user_ref: str = "",
+    token: str = "",
+    replay: bool = False,
+) -> AIMetric:
+    """Write the `fraud_check` audit row (score, decision, model version, latency)."""
+    return metric_record(
+        member=member,
+        key=METRIC_KEY,
+        value=result.fraud_score,
+        meta=_metric_meta(
+            result=result, features=features, payment=payment, user_ref=user_ref, token=token, replay=replay
+        ),
+    )
+
+
+def _alert_payload(*, payment: Payment, result: CheckResult, features: dict) -> dict:
+    return {
+        "payment_id": str(payment.pk),
+        "features": {name: features[name] for name in FEATURES},
+        "fraud_score": result.fraud_score,
+        "decision": result.decision,
+        "is_fraud": result.is_fraud,
+        "reasons": result.reasons,
+        "model_version": result.model_version,
+        "fallback": result.fallback,
+        "default_action_applied": result.default_action_applied,
+        "isolation_score": result.isolation_score,
+        "amount_sats": payment.amount_sats,
+    }
+
+
+def create_fraud_alert(*, member: Member, payment: Payment, result: CheckResult, features: dict) -> AIAlert:
+    """Open the payment's `fraud_suspect` alert, or return the one it already has."""
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not poison the caller's transaction
+            return alert_create(
+                member=member,
+                alert_type=AlertType.FRAUD_SUSPECT,
+                payload=_alert_payload(payment=payment, result=result, features=features),
+            )
+    except IntegrityError:
+        existing = fraud_alert_for_payment(payment_id=payment.pk)
+        if existing is None:
+            raise
+        return existing
+
+
+def _result_from_alert(alert: AIAlert) -> CheckResult:
+    payload = alert.payload or {}
+    return CheckResult(
+        fraud_score=payload.get("fraud_score"),
+        is_fraud=bool(payload.get("is_fraud", payload.get("decision") == "hold")),
+        decision=payload.get("decision", "hold"),
+        reasons=payload.get("reasons", []),
+        model_version=payload.get("model_version"),
+        fallback=bool(payload.get("fallback", False)),
+        isolation_score=payload.get("isolation_score"),
+        default_action_applied=bool(payload.get("default_action_applied", False)),
+    )
+
+
+@transaction.atomic
+def payment_check(*, payment: Payment, features: dict, user_ref: str = "", token: str = "") -> CheckedItem:
+    """Check a stored payment once: hold it and alert when suspicious; a repeat replays the first decision.
+
+    Commits synchronously: the hold must be durable before the caller hears of it.
+    """
+    locked = Payment.objects.select_for_update().select_related("member").get(pk=payment.pk)
+    existing = fraud_alert_for_payment(payment_id=locked.pk)
+    if existing is not None:
+        result, replay = _result_from_alert(existing), True
+    else:
+        result, replay = check_transaction(features=features), False
+        if result.decision in ALERTED_DECISIONS:
+            create_fraud_alert(member=locked.member, payment=locked, result=result, features=features)
+        if result.decision == "hold" and locked.status in HOLDABLE:
+            locked.status = Payment.Status.HELD
+            locked.save(update_fields=["status"])
+    record_fraud_check(
+        member=locked.member,
+        payment=locked,
+        result=result,
+        features=features,
+        user_ref=user_ref or str(locked.member_id),
+        token=token,
+        replay=replay,
+    )
+    return CheckedItem(result=result, payment=locked, replay=replay)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    # Only for transactions holding nothing but audit rows (see module docstring).
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]:
+    """Check API items (features, `user_id`, optional `payment_id`); return results in order.
+
+    Items naming a stored payment go through `payment_check` (hold + alert);
+    the others are scored in one pass and audited in one asynchronous commit.
+    Raises `InvalidCheckInput` before writing anything when a payment is
+    unknown or belongs to another member than `user_id`.
+    """
+    payment_ids = {item["payment_id"] for item in items if item.get("payment_id")}
+    payments = payments_by_id(payment_ids=payment_ids) if payment_ids else {}
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, item in enumerate(items):
+        payment_id = item.get("payment_id")
+        if not payment_id:
+            continue
+        payment = payments.get(payment_id)
+        if payment is None:
+            errors[index] = {"payment_id": ["Unknown payment."]}
+        elif _normalise_ref(item["user_id"]) != str(payment.member_id):
+            errors[index] = {"user_id": ["Does not match the payment's member."]}
+    if errors:
+        raise InvalidCheckInput(errors)
+
+    checked: list[CheckedItem | None] = [None] * len(items)
+    plain = [i for i, item in enumerate(items) if not item.get("payment_id")]
+    if plain:
+        results = check_transactions(items=[items[i] for i in plain])
+        members = members_by_reference(references={items[i]["user_id"] for i in plain})
+        rows = []
+        for i, result in zip(plain, results, strict=True):
+            item = items[i]
+            checked[i] = CheckedItem(result=result)
+            rows.append(
+                AIMetric(
+                    user=members.get(item["user_id"]),
+                    metric_key=METRIC_KEY,
+                    metric_value=result.fraud_score,
+                    meta=_metric_meta(
+                        result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
+                    ),
+                )
+            )
+        with transaction.atomic():
+            _commit_without_waiting_for_disk()
+            if len(rows) == 1:
+                rows[0].save(force_insert=True)
+            else:
+                metrics_record_bulk(rows=rows)
+    for index, item in enumerate(items):
+        if item.get("payment_id"):
+            checked[index] = payment_check(
+                payment=payments[item["payment_id"]], features=item, user_ref=item["user_id"], token=token
+            )
+    return checked
+
+
+def _normalise_ref(reference: str) -> str:
+    try:
+        return str(uuid.UUID(reference))
+    except (ValueError, AttributeError, TypeError):
+        return reference
+
+
+def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
+    """Check a stored payment with features derived from its member's history (tasks, commands)."""
+    from fraud.selectors import payment_features
+
+    (row,) = payment_features(payments=[payment])
+    features = dict(zip(FEATURES, (float(v) for v in row), strict=True))
+    return payment_check(payment=payment, features=features, user_ref=str(payment.member_id), token=token)

@@ -1,0 +1,49 @@
+"""Each rule fires on its pattern and stays quiet on ordinary traffic."""
+
+import pytest
+
+from fraud.rules import RULES, rules_catalogue, rules_evaluate
+from tests.fraud.conftest import ORDINARY, SEED_EXAMPLE
+
+
+def test_rule_ids_are_unique_and_explained_in_french_and_english():
+    ids = [rule["id"] for rule in rules_catalogue()]
+    assert len(ids) == len(set(ids)) == len(RULES)
+    for rule in rules_catalogue():
+        assert rule["fr"] and rule["en"] and rule["fr"] != rule["en"]
+
+
+def test_ordinary_payment_fires_nothing():
+    assert rules_evaluate(ORDINARY) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "rule_id"),
+    [
+        ({"invoices_last_min": 6}, "invoice_burst"),
+        ({"device_changes": 1, "location_changes": 1, "amount_sats": 400_000}, "new_device_location_unusual_amount"),
+        ({"time_since_last_sec": 3}, "rapid_repeat"),
+        ({"amount_sats": 950_000, "time_since_last_sec": 600}, "structuring"),
+        ({"amount_sats": 9_000_000}, "very_large_amount"),
+    ],
+)
+def test_each_rule_fires_on_its_pattern(change, rule_id):
+    assert [rule.id for rule in rules_evaluate({**ORDINARY, **change})] == [rule_id]
+
+
+def test_new_device_alone_or_small_amount_is_not_takeover():
+    assert rules_evaluate({**ORDINARY, "device_changes": 2}) == []
+    assert rules_evaluate({**ORDINARY, "device_changes": 1, "location_changes": 1}) == []
+
+
+def test_seed_example_fires_burst_takeover_and_rapid_repeat():
+    fired = {rule.id for rule in rules_evaluate(SEED_EXAMPLE)}
+    assert {"invoice_burst", "new_device_location_unusual_amount", "rapid_repeat"} <= fired
+
+
+def test_trained_parameters_override_defaults():
+    big = {**ORDINARY, "amount_sats": 60_000, "device_changes": 1, "location_changes": 1}
+    assert rules_evaluate(big) == []
+    assert [r.id for r in rules_evaluate(big, {"unusual_amount_sats": 50_000})] == [
+        "new_device_location_unusual_amount"
+    ]
