@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from alerts.models import AIAlert, AIMetric, AlertType
-from alerts.services import alert_create, metric_record, metrics_record_bulk
+from alerts.services import alert_create, metric_record
 from fraud.detectors import CheckResult, score_rows
 from fraud.features import FEATURES
 from fraud.selectors import fraud_alert_for_payment, members_by_reference, payments_by_id
@@ -225,28 +225,41 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
         for i, result in zip(plain, results, strict=True):
             item = items[i]
             checked[i] = CheckedItem(result=result)
-            rows.append(
-                AIMetric(
-                    user=members.get(item["user_id"]),
-                    metric_key=METRIC_KEY,
-                    metric_value=result.fraud_score,
-                    meta=_metric_meta(
-                        result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
-                    ),
-                )
+            member = members.get(item["user_id"])
+            meta = _metric_meta(
+                result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
             )
+            rows.append((member.pk if member else None, result.fraud_score, meta))
         with transaction.atomic():
             _commit_without_waiting_for_disk()
-            if len(rows) == 1:
-                rows[0].save(force_insert=True)
-            else:
-                metrics_record_bulk(rows=rows)
+            _metrics_insert(rows)
     for index, item in enumerate(items):
         if item.get("payment_id"):
             checked[index] = payment_check(
                 payment=payments[item["payment_id"]], features=item, user_ref=item["user_id"], token=token
             )
     return checked
+
+
+def _metrics_insert(rows: list[tuple]) -> None:
+    # One executemany of prepared values: building 1,000 AIMetric instances for
+    # bulk_create costs ~25 ms, most of the batch budget. Ids and created_at
+    # come from the columns' database defaults, as for the backend's own rows.
+    fields = {name: AIMetric._meta.get_field(name) for name in ("user", "metric_value", "meta")}
+    table = connection.ops.quote_name(AIMetric._meta.db_table)
+    prepared = [
+        (
+            fields["user"].get_db_prep_save(user_id, connection),
+            METRIC_KEY,
+            fields["metric_value"].get_db_prep_save(score, connection),
+            fields["meta"].get_db_prep_save(meta, connection),
+        )
+        for user_id, score, meta in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (user_id, metric_key, metric_value, meta) VALUES (%s, %s, %s, %s)", prepared
+        )
 
 
 def _normalise_ref(reference: str) -> str:
