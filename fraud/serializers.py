@@ -22,6 +22,12 @@ class FraudCheckInputSerializer(StrictSerializer):
     location_changes = StrictIntegerField(min_value=0, max_value=1_000_000)
     payment_id = serializers.UUIDField(required=False, allow_null=True)
 
+    def run_validation(self, data=serializers.empty):
+        # Well-formed input skips DRF's per-field walk (and its deepcopy of the
+        # fields, ~0.2 ms); anything else gets the full, field-naming validation.
+        plain = _plain_item(data)
+        return plain if plain is not None else super().run_validation(data)
+
 
 _REQUIRED_INTS = ("amount_sats", "invoices_last_min", "device_changes", "location_changes")
 _FIELDS = {"user_id", "time_since_last_sec", "payment_id", *_REQUIRED_INTS}
