@@ -1,14 +1,58 @@
-"""Input and output shapes of the credit API (the seed's bodies, strictly checked)."""
+"""Input and output shapes of the credit API (the seed's bodies, strictly checked).
+
+A batch of 1,000 items through DRF's field machinery costs about 30 ms, most
+of the 50 ms budget, so each item first goes through `_plain_item`: a
+plain-Python check of exactly the same rules that accepts only
+unquestionably valid items. Anything else takes DRF's path, which produces
+the error naming the field. Output serializers only pick declared keys from
+already-plain dicts, for the same reason.
+"""
+
+import math
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from sunusav.api.serializers import StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
+
+_FLOATS = ("tontine_contributions", "mobile_tx_volume", "avg_payment_delay_days")
+_INTS = ("contributions_count", "community_endorsements")
+_FIELDS = frozenset(("user_id", "punctuality_rate", *_FLOATS, *_INTS))
+_USER_ID_MAX = 64
+
+
+def _plain_item(data) -> dict | None:
+    """Return the validated item when it is plainly valid, else None (DRF then explains)."""
+    if type(data) is not dict or data.keys() != _FIELDS:
+        return None
+    user_id = data["user_id"]
+    if (
+        type(user_id) is not str
+        or not 0 < len(user_id) <= _USER_ID_MAX
+        or not (user_id.isascii() and user_id.isprintable())
+        or user_id != user_id.strip()
+    ):
+        return None
+    out = {"user_id": user_id}
+    for name in (*_FLOATS, "punctuality_rate"):
+        value = data[name]
+        if type(value) not in (int, float) or value < 0 or not math.isfinite(min(value, math.inf)):
+            return None
+        out[name] = float(value)
+    if out["punctuality_rate"] > 1:
+        return None
+    for name in _INTS:
+        value = data[name]
+        if type(value) is not int or value < 0:
+            return None
+        out[name] = value
+    return out
 
 
 class CreditFeaturesInputSerializer(StrictSerializer):
     """The seed's predict body: `user_id` and the six features."""
 
-    user_id = serializers.CharField(max_length=64, allow_blank=False)
+    user_id = serializers.CharField(max_length=_USER_ID_MAX, allow_blank=False)
     tontine_contributions = StrictFloatField(min_value=0)
     punctuality_rate = StrictFloatField(min_value=0, max_value=1)
     contributions_count = StrictIntegerField(min_value=0)
@@ -16,11 +60,22 @@ class CreditFeaturesInputSerializer(StrictSerializer):
     avg_payment_delay_days = StrictFloatField(min_value=0)
     community_endorsements = StrictIntegerField(min_value=0)
 
+    def run_validation(self, data=empty):
+        plain = _plain_item(data)
+        return plain if plain is not None else super().run_validation(data)
+
 
 CreditBatchInputSerializer = batch_of(CreditFeaturesInputSerializer)
 
 
-class ReasonSerializer(serializers.Serializer):
+class _PlainOutputSerializer(serializers.Serializer):
+    """Declares the output; represents an already-plain dict by picking its declared keys."""
+
+    def to_representation(self, instance):
+        return {name: instance[name] for name in self._declared_fields}
+
+
+class ReasonSerializer(_PlainOutputSerializer):
     code = serializers.CharField()
     feature = serializers.CharField()
     impact = serializers.FloatField()
@@ -28,7 +83,7 @@ class ReasonSerializer(serializers.Serializer):
     en = serializers.CharField()
 
 
-class CreditPredictionOutputSerializer(serializers.Serializer):
+class CreditPredictionOutputSerializer(_PlainOutputSerializer):
     user_id = serializers.CharField()
     score = serializers.FloatField()
     confidence = serializers.FloatField()

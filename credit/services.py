@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
-from alerts.services import alert_create, metric_record, metrics_record_bulk, notification_enqueue
+from alerts.services import alert_create, metric_record, notification_enqueue
 from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
@@ -71,12 +71,7 @@ def prediction_audited(*, user_id: str, features: dict[str, float], token: str) 
     prediction = predict(features=features)
     member_id = _member_ids_known([user_id]).get(user_id)
     _async_commit_for_audit()
-    AIMetric.objects.create(
-        user_id=member_id,
-        metric_key=PREDICTION_KEY,
-        metric_value=prediction.score,
-        meta=_audit_meta(user_id, features, prediction, token),
-    )
+    _metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
     return prediction
 
 
@@ -87,14 +82,9 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     predictions = predict_many(rows=rows)
     known = _member_ids_known([item["user_id"] for item in items])
     _async_commit_for_audit()
-    metrics_record_bulk(
-        rows=[
-            AIMetric(
-                user_id=known.get(item["user_id"]),
-                metric_key=PREDICTION_KEY,
-                metric_value=p.score,
-                meta=_audit_meta(item["user_id"], row, p, token, batch=True),
-            )
+    _metrics_insert(
+        [
+            (known.get(item["user_id"]), PREDICTION_KEY, p.score, _audit_meta(item["user_id"], row, p, token, True))
             for item, row, p in zip(items, rows, predictions, strict=True)
         ]
     )
@@ -296,27 +286,52 @@ def _scores_write(ids: list[uuid.UUID], scores: np.ndarray, now: datetime) -> No
 
 def _score_metrics_write(ids: list[uuid.UUID], batch, now: datetime, run_id: str) -> None:
     base = {"model_version": batch.model_version, "fallback": batch.fallback, "source": "score_users", "run_id": run_id}
-    metas = []
-    for i in range(len(ids)):
+    rows = []
+    for i, member_id in enumerate(ids):
         meta = {**base, "confidence": float(batch.confidences[i]), "band": batch.bands[i]}
         if batch.reasons[i]:
             meta["reasons"] = [r["code"] for r in batch.reasons[i]]
-        metas.append(meta)
-    if connection.vendor == "postgresql":
-        # COPY is several times faster than INSERT for the millions of rows of a full run.
-        buffer = io.StringIO()
-        stamp = now.isoformat()
-        for member_id, score, meta in zip(ids, batch.scores, metas, strict=True):
-            meta_text = json.dumps(meta).replace("\\", "\\\\")
-            buffer.write(f"{member_id}\t{SCORE_KEY}\t{score:.3f}\t{meta_text}\t{stamp}\n")
-        with connection.cursor() as cursor:
-            raw = cursor.cursor
-            with raw.copy("COPY ai_metrics (user_id, metric_key, metric_value, meta, created_at) FROM STDIN") as copy:
+        rows.append((member_id, SCORE_KEY, float(batch.scores[i]), meta))
+    _metrics_insert(rows, now=now)
+
+
+_METRIC_COLUMNS = "(user_id, metric_key, metric_value, meta, created_at)"
+
+
+def _metrics_insert(
+    rows: list[tuple[uuid.UUID | None, str, float | None, dict]], *, now: datetime | None = None
+) -> None:
+    """Write `ai_metrics` rows (member id, key, value, meta) in one statement; ids come from the column default.
+
+    The ORM's bulk_create spends ~0.1 ms a row building model instances and
+    uuid4s; audits of a 1,000-item batch and full scoring runs cannot afford it.
+    """
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            if len(rows) < 50:
+                cursor.executemany(
+                    f"INSERT INTO ai_metrics {_METRIC_COLUMNS} VALUES (%s, %s, %s, %s::jsonb, %s)",
+                    [(m, k, v, json.dumps(meta), now) for m, k, v, meta in rows],
+                )
+                return
+            # COPY is several times faster than INSERT for the millions of rows of a full run.
+            stamp = now.isoformat()
+            buffer = io.StringIO()
+            for m, k, v, meta in rows:
+                value = "\\N" if v is None else repr(v)
+                member = "\\N" if m is None else str(m)
+                buffer.write(f"{member}\t{k}\t{value}\t{_copy_text(json.dumps(meta))}\t{stamp}\n")
+            with cursor.cursor.copy(f"COPY ai_metrics {_METRIC_COLUMNS} FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
-        return
-    metrics_record_bulk(
-        rows=[
-            AIMetric(user_id=m, metric_key=SCORE_KEY, metric_value=float(s), meta=meta, created_at=now)
-            for m, s, meta in zip(ids, batch.scores, metas, strict=True)
-        ]
-    )
+            return
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        cursor.executemany(
+            f"INSERT INTO ai_metrics {_METRIC_COLUMNS} VALUES (%s, %s, %s, %s, %s)",
+            [(None if m is None else m.hex, k, v, json.dumps(meta), stamp) for m, k, v, meta in rows],
+        )
+
+
+def _copy_text(text: str) -> str:
+    # COPY's text format reads backslashes as escapes; JSON has no raw tabs or newlines.
+    return text.replace("\\", "\\\\")

@@ -1,0 +1,268 @@
+"""Credit figures: predict and batch-predict through the full stack, score_users on PostgreSQL, held-out AUC.
+
+`score_users` runs as `manage.py score_users --all` in a subprocess against a
+dedicated PostgreSQL database (`CREDIT_BENCH_PG`, default
+postgres://postgres@127.0.0.1:5432/sunusav_bench) filled with SQL
+`generate_series` inserts: `CREDIT_BENCH_MEMBERS` members (default 1,000,000),
+six contributions, three mobile-money transfers and one endorsement each.
+Set `CREDIT_BENCH_MEMBERS=0` to skip it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Figure, time_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_BODY = {
+    "user_id": "bench-user",
+    "tontine_contributions": 50000,
+    "punctuality_rate": 0.9,
+    "contributions_count": 10,
+    "mobile_tx_volume": 100000,
+    "avg_payment_delay_days": 1,
+    "community_endorsements": 5,
+}
+
+
+def _ensure_model() -> str:
+    """Return the serving model version; train a small synthetic one if none is active."""
+    from django.conf import settings
+
+    from credit.scoring import MODEL_NAME
+    from sunusav.ml.registry import registry
+
+    registry.invalidate()
+    loaded = registry.get_active(MODEL_NAME)
+    if loaded is not None:
+        return loaded.version
+    import numpy as np
+
+    from credit.training import Dataset, credit_model_train
+
+    settings.ML_ARTIFACTS_DIR = Path(tempfile.mkdtemp(prefix="credit-bench-artifacts-"))
+    rng = np.random.default_rng(0)
+    n = 20_000
+    punctuality, delay, endorsements = rng.beta(5, 1.5, n), rng.gamma(1.2, 1.5, n), rng.poisson(2.5, n)
+    count = rng.integers(0, 30, n)
+    X = np.column_stack([count * 10_000, punctuality, count, rng.gamma(2, 60_000, n), delay, endorsements])
+    y = (rng.random(n) > 1 / (1 + np.exp(-(2.5 - 5 * punctuality + 0.5 * delay - 0.35 * endorsements)))).astype(int)
+    credit_model_train(data=Dataset(X=X.astype(float), y=y, times=None, source="bench synthetic"), activate=True)
+    registry.invalidate()
+    return registry.get_active(MODEL_NAME).version
+
+
+def _realistic_items(n: int) -> list[dict]:
+    """Return API items drawn like members of the demo world (most members repay)."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    punctuality = rng.beta(5, 1.5, n)
+    count = rng.integers(0, 30, n)
+    return [
+        {
+            "user_id": f"u{i}",
+            "tontine_contributions": int(count[i] * rng.integers(5_000, 20_000)),
+            "punctuality_rate": round(float(punctuality[i]), 3),
+            "contributions_count": int(count[i]),
+            "mobile_tx_volume": round(float(rng.gamma(2.0, 60_000)), 0),
+            "avg_payment_delay_days": round(float(rng.gamma(1.2, 1.5) * (1.5 - punctuality[i])), 2),
+            "community_endorsements": int(rng.poisson(2.5)),
+        }
+        for i in range(n)
+    ]
+
+
+def _api_figures(version: str) -> list[Figure]:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_X_INTERNAL_TOKEN=os.environ.get("AI_INTERNAL_TOKEN_BENCH", "dev-internal-token"))
+    errors = 0
+
+    def predict():
+        nonlocal errors
+        if client.post("/api/credit/predict", SEED_BODY, format="json").status_code != 200:
+            errors += 1
+
+    single = time_calls(predict, n=3000, warmup=200)
+    items = _realistic_items(1000)
+    declines = 0
+
+    def batch():
+        nonlocal errors, declines
+        response = client.post("/api/credit/batch-predict", {"items": items}, format="json")
+        if response.status_code != 200:
+            errors += 1
+        else:
+            declines = sum(1 for r in response.json()["results"] if r["reasons"])
+
+    many = time_calls(batch, n=40, warmup=5)
+    return [
+        Figure(
+            name="credit /api/credit/predict (in-process, full stack + audit write)",
+            p50=single["p50"],
+            p99=single["p99"],
+            throughput=single["throughput"],
+            throughput_unit="req/s",
+            n=single["n"],
+            errors=errors,
+            goal="p50 <= 1 ms, p99 <= 5 ms",
+            seed_target="< 100 ms",
+            met=single["p50"] <= 1 and single["p99"] <= 5,
+            notes=f"model {version}, reasons on every call",
+        ),
+        Figure(
+            name="credit /api/credit/batch-predict of 1,000 items",
+            p50=many["p50"],
+            p99=many["p99"],
+            throughput=many["throughput"] * 1000,
+            throughput_unit="items/s",
+            n=many["n"],
+            errors=errors,
+            goal="<= 50 ms",
+            met=many["p50"] <= 50,
+            notes=f"1,000 audit rows per call; reasons for the {declines} declines only",
+        ),
+    ]
+
+
+def _held_out_figures() -> list[Figure]:
+    from credit.scoring import MODEL_NAME
+    from sunusav.ml.registry import registry
+
+    loaded = registry.get_active(MODEL_NAME)
+    metrics = loaded.manifest.get("metrics", {})
+    held_out = metrics.get("held_out", {})
+    source = loaded.manifest.get("training_data", {}).get("source", "?")
+    figures = []
+    for name, label in (("model", "LightGBM"), ("logistic_regression", "logistic regression"), ("rules", "rules-v1")):
+        m = held_out.get(name)
+        if not m:
+            continue
+        figures.append(
+            Figure(
+                name=f"credit held-out AUC, {label}",
+                unit="",
+                value=m["auc"],
+                goal="reported beside the baselines",
+                notes=(
+                    f"accuracy@{m['threshold']}={m['accuracy']}, Brier={m['brier']}, KS={m['ks']}; "
+                    f"{metrics.get('split')} split, n_test={metrics.get('n_test')}; {loaded.version} on {source}"
+                ),
+            )
+        )
+    return figures
+
+
+POPULATE_SQL = """
+TRUNCATE users, tontines, contributions, mobile_money_transfers, endorsements, ai_metrics, ai_alerts CASCADE;
+INSERT INTO users (id, display_name, phone_hash, region, created_at)
+  SELECT gen_random_uuid(), 'Membre ' || g, NULL, 'dakar', now() - interval '400 days' FROM generate_series(1, {n}) g;
+CREATE TEMP TABLE bench_m AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM users;
+CREATE INDEX ON bench_m (n);
+INSERT INTO tontines (id, name, region, contribution_sats, cycle, started_at, status, created_at)
+  SELECT gen_random_uuid(), 'Tontine ' || g, 'dakar', 10000, 'weekly', now() - interval '300 days', 'active', now()
+  FROM generate_series(1, {tontines}) g;
+CREATE TEMP TABLE bench_t AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM tontines;
+INSERT INTO contributions (tontine_id, member_id, round_number, amount_sats, due_at, paid_at)
+  SELECT t.id, m.id, r, 5000 + (m.n * 37 % 20) * 1000,
+         now() - (r * 7) * interval '1 day',
+         CASE WHEN (m.n * 7 + r) % 11 = 0 THEN NULL
+              ELSE now() - (r * 7) * interval '1 day' + ((m.n + r) % 5) * interval '1 day' END
+  FROM bench_m m JOIN bench_t t ON t.n = m.n % {tontines} CROSS JOIN generate_series(1, 6) r;
+INSERT INTO mobile_money_transfers (member_id, provider, amount_xof, direction, created_at)
+  SELECT m.id, 'wave', 1000 + (m.n * 13 + k) % 90 * 1000, CASE WHEN k = 2 THEN 'out' ELSE 'in' END,
+         now() - ((m.n + k * 17) % 300) * interval '1 day'
+  FROM bench_m m CROSS JOIN generate_series(1, 3) k;
+INSERT INTO endorsements (endorser_id, endorsee_id, created_at)
+  SELECT e.id, m.id, now() - interval '30 days' FROM bench_m m JOIN bench_m e ON e.n = m.n % {n} + 1
+  WHERE m.n % 2 = 0;
+ANALYZE;
+"""
+
+
+def _pg_figure() -> list[Figure]:
+    members = int(os.environ.get("CREDIT_BENCH_MEMBERS", "1000000"))
+    if members <= 0:
+        return []
+    url = os.environ.get("CREDIT_BENCH_PG", "postgres://postgres@127.0.0.1:5432/sunusav_bench")
+    import psycopg
+
+    base, dbname = url.rsplit("/", 1)
+    try:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+                admin.execute(f'CREATE DATABASE "{dbname}"')
+    except psycopg.Error as exc:
+        return [Figure(name="credit score_users --all (PostgreSQL)", errors=1, notes=f"no PostgreSQL: {exc}")]
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "sunusav.settings",
+        "ML_ARTIFACTS_DIR": str(settings.ML_ARTIFACTS_DIR),
+    }
+    env.pop("VAR_DIR", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*manage, "models_sync"], env=env, check=True, cwd=ROOT, capture_output=True)
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+        if have != members:
+            for statement in POPULATE_SQL.format(n=members, tontines=max(1, members // 10)).split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+        else:
+            conn.execute("UPDATE users SET credit_score = NULL, credit_score_updated_at = NULL")
+            conn.execute("TRUNCATE ai_metrics")
+            conn.execute("VACUUM ANALYZE users")
+    populate = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run = subprocess.run(
+        [*manage, "score_users", "--all", "--no-progress", "--chunk", os.environ.get("CREDIT_BENCH_CHUNK", "10000")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - t0
+    with psycopg.connect(url) as conn:
+        scored = conn.execute("SELECT count(*) FROM users WHERE credit_score IS NOT NULL").fetchone()[0]
+        version = conn.execute(
+            "SELECT meta->>'model_version' FROM ai_metrics WHERE metric_key = 'credit_score' LIMIT 1"
+        )
+        version = (version.fetchone() or ["?"])[0]
+    per_minute = scored / elapsed * 60
+    return [
+        Figure(
+            name=f"credit score_users --all on PostgreSQL, {members:,} members",
+            unit="s",
+            value=per_minute,
+            throughput=scored / elapsed,
+            throughput_unit="members/s",
+            n=scored,
+            errors=(members - scored) + (run.returncode != 0),
+            goal=">= 200,000 members/min",
+            seed_target=">= 1,000 members/min",
+            met=run.returncode == 0 and scored == members and per_minute >= 200_000,
+            notes=(
+                f"value = members/min; {elapsed:.1f} s end to end (process start, features, predict, "
+                f"UPDATE FROM unnest, COPY of ai_metrics), model {version}; populate {populate:.0f} s"
+                + (f"; stderr: {run.stderr[-300:]}" if run.returncode else "")
+            ),
+        )
+    ]
+
+
+def run() -> list[Figure]:
+    version = _ensure_model()
+    return [*_api_figures(version), *_held_out_figures(), *_pg_figure()]
