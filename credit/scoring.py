@@ -274,15 +274,15 @@ def score_matrix(
     model = loaded.model if loaded is not None else None
     if model is not None:
         try:
-            scores = model.scores(X)
-            version, fallback, contrib_fn = model.version, False, model.contributions
+            return _scored(X, model.scores, model.contributions, model.version, False, reasons, reasons_below)
         except Exception as exc:  # a model that cannot predict must not take the API down
             logger.exception("credit model %s failed to predict", model.version)
             registry.mark_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
-            model = None
-    if model is None:
-        scores, version, fallback, contrib_fn = rules_score(X), RULES_VERSION, True, rules_contributions
-    scores = np.round(scores, 3)
+    return _scored(X, rules_score, rules_contributions, RULES_VERSION, True, reasons, reasons_below)
+
+
+def _scored(X, score_fn, contrib_fn, version, fallback, reasons, reasons_below) -> ScoredBatch:
+    scores = np.round(score_fn(X), 3)
     need = np.broadcast_to(np.asarray(reasons, dtype=bool), scores.shape).copy()
     if reasons_below is not None:
         need &= scores < reasons_below
