@@ -162,6 +162,7 @@ def _held_out_figures() -> list[Figure]:
 
 
 POPULATE_SQL = """
+DROP TABLE IF EXISTS bench_credit_populated;
 TRUNCATE users, tontines, contributions, mobile_money_transfers, endorsements, ai_metrics, ai_alerts CASCADE;
 INSERT INTO users (id, display_name, phone_hash, region, created_at)
   SELECT gen_random_uuid(), 'Membre ' || g, NULL, 'dakar', now() - interval '400 days' FROM generate_series(1, {n}) g;
@@ -184,6 +185,8 @@ INSERT INTO mobile_money_transfers (member_id, provider, amount_xof, direction, 
 INSERT INTO endorsements (endorser_id, endorsee_id, created_at)
   SELECT e.id, m.id, now() - interval '30 days' FROM bench_m m JOIN bench_m e ON e.n = m.n % {n} + 1
   WHERE m.n % 2 = 0;
+CREATE TABLE bench_credit_populated (members bigint);
+INSERT INTO bench_credit_populated VALUES ({n});
 ANALYZE;
 """
 
@@ -212,11 +215,16 @@ def _pg_figure() -> list[Figure]:
     }
     env.pop("VAR_DIR", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT, capture_output=True)
+    # Serve what this harness serves: forget versions a previous run registered elsewhere.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM ml_model_versions WHERE name = 'credit'")
     subprocess.run([*manage, "models_sync"], env=env, check=True, cwd=ROOT, capture_output=True)
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        have = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+        # A marker written last: an interrupted population is redone, not reused.
+        marker = conn.execute("SELECT to_regclass('bench_credit_populated') IS NOT NULL").fetchone()[0]
+        have = marker and conn.execute("SELECT max(members) FROM bench_credit_populated").fetchone()[0]
         if have != members:
             for statement in POPULATE_SQL.format(n=members, tontines=max(1, members // 10)).split(";\n"):
                 if statement.strip():
