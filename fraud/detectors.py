@@ -1,10 +1,13 @@
 """Score payments: the served anomaly model, the rules, and how the two combine.
 
 The anomaly part is the trained IsolationForest served by onnxruntime
-(`fraud.forest`), fed `model_inputs(features)`: log1p of the amount and of the
-time since the last payment (the forest splits uniformly between a feature's
-min and max, so heavy tails would otherwise waste its splits), the counts as
-they are.
+(`fraud.forest`), fed `model_inputs(features, since_clip_sec)`: log1p of the
+amount, log1p of the time since the last payment clipped at `since_clip_sec`
+(chosen at training, 1 h on the demo world), the counts as they are. The forest
+splits uniformly between a feature's min and max: without the clip, the days
+and weeks between ordinary payments (and the 30-day cap's spike) took most of
+the splits on that feature, and the seconds that separate repeats and bursts
+from normal traffic were isolated late (validation PR-AUC 0.19 -> 0.88).
 
 Mapping to [0, 1]: the isolation score `s = -score_samples` (in (0, 1], about
 0.5 for ordinary rows) goes through `p = 1 / (1 + exp(-(a * s + b)))`, with
@@ -38,11 +41,14 @@ MODEL_NAME = "fraud"
 ONNX_FILE = "forest.onnx"
 ARRAYS_FILE = "forest.npz"
 LOG_COLUMNS = (0, 1)  # amount_sats, time_since_last_sec
+SINCE_COLUMN = 1
 
 
-def model_inputs(features: np.ndarray) -> np.ndarray:
+def model_inputs(features: np.ndarray, since_clip_sec: float | None = None) -> np.ndarray:
     """Return the forest's input rows from raw feature rows (n, 5)."""
     x = np.array(features, dtype=np.float64, copy=True)
+    if since_clip_sec is not None:
+        np.minimum(x[:, SINCE_COLUMN], since_clip_sec, out=x[:, SINCE_COLUMN])
     x[:, LOG_COLUMNS] = np.log1p(np.maximum(x[:, LOG_COLUMNS], 0.0))
     return x
 
@@ -60,10 +66,11 @@ class FraudModel:
     calibration: dict
     rule_params: dict
     serving: str
+    since_clip_sec: float | None = None
 
     def anomaly(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (isolation score, calibrated probability) of raw feature rows."""
-        isolation = -self.forest.score_samples(model_inputs(features))
+        isolation = -self.forest.score_samples(model_inputs(features, self.since_clip_sec))
         return isolation, calibrate(isolation, self.calibration["a"], self.calibration["b"])
 
 
@@ -89,6 +96,7 @@ def load_fraud_model(path: Path, manifest: dict) -> FraudModel:
         calibration=manifest["calibration"],
         rule_params={**DEFAULT_PARAMS, **manifest.get("rule_params", {})},
         serving=serving,
+        since_clip_sec=(manifest.get("model_input_params") or {}).get("since_clip_sec"),
     )
     forest.score_samples(model_inputs(np.zeros((1, len(FEATURES)))))  # warm the session; fail here, not in a request
     return model

@@ -50,6 +50,7 @@ class LabeledPayments:
     labels: np.ndarray  # 1.0 fraud, 0.0 not fraud, nan unknown
     patterns: np.ndarray
     analyst_labels: int
+    times: np.ndarray | None = None  # created_at, seconds since the epoch (float64)
 
 
 def labeled_payments() -> LabeledPayments:
@@ -77,6 +78,7 @@ def labeled_payments() -> LabeledPayments:
         labels=labels,
         patterns=np.array([row[8] or "" for row in rows], dtype=object),
         analyst_labels=len(verdicts),
+        times=np.fromiter((row[2].timestamp() for row in rows), dtype=np.float64, count=len(rows)),
     )
 
 

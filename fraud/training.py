@@ -6,19 +6,32 @@ the holdout, split in two halves again by member: *validation* (compare PyOD
 detectors, fit the score calibration) and *test* (the reported metrics, seen
 by nothing else). The forest is fit on every other payment except labeled fraud.
 
+What the validation half chooses (never the test half):
+- the forest's input clip on `time_since_last_sec` and its `max_samples`
+  (`FOREST_GRID`, best validation PR-AUC of the anomaly score alone);
+- each rule's parameters (`rules_tune`: most validation fraud caught while
+  firing on at most `RULE_FALSE_ALARM_BUDGET` of normal fit payments);
+- the Platt calibration of the anomaly score.
+
 PyOD candidates are restricted to detectors whose statistics freeze at fit time
 (IForest, HBOS, KNN, LOF, PCA); ECOD/COPOD are excluded (a row's score depends
-on the rest of its batch). The one shipped is the IsolationForest, because it
-is the only one with an exact microsecond serving form here (`fraud.forest`);
-the model card records every candidate's validation PR-AUC and says when
-another one ranked higher.
+on the rest of its batch). They see the same inputs as the served forest. The
+one shipped is the IsolationForest, because it is the only one with an exact
+microsecond serving form here (`fraud.forest`); the model card records every
+candidate's validation PR-AUC and says when another one ranked higher.
+
+The detectable ceiling (`detectable_at_own_time`): a real-time check sees only
+the past, and the first invoice of a burst, the first of a run of rapid repeats
+or of structured payments looks like any other payment when it happens. The
+card reports the share of test fraud that is detectable at its own time beside
+the recall, and the recall on that detectable part.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -38,6 +51,11 @@ logger = logging.getLogger(__name__)
 HOLDOUT_SHARE = 0.3
 COMPARE_ROWS = 20_000
 MIN_LABELED_FRAUD = 5
+# Candidates for the forest's inputs and subsample size, chosen on validation PR-AUC.
+# The clip: None keeps the whole 30-day range of time_since_last_sec.
+FOREST_GRID = {"since_clip_sec": (600, 3600, 86_400, None), "max_samples": (2048, 8192)}
+# A hold rule may fire on at most this share of normal fit payments (1 in 10,000).
+RULE_FALSE_ALARM_BUDGET = 1e-4
 
 
 class TrainingError(Exception):
@@ -56,6 +74,9 @@ class Trained:
     metrics: dict
     data_sha256: str
     counts: dict
+    input_params: dict = field(default_factory=dict)
+    forest_search: list = field(default_factory=list)
+    rule_tuning: list = field(default_factory=list)
 
 
 def _member_split(member_ids: np.ndarray, labeled: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,14 +91,120 @@ def _member_split(member_ids: np.ndarray, labeled: np.ndarray, seed: int) -> tup
     return in_validation & labeled, in_test & labeled
 
 
-def _rule_params(normal_amounts: np.ndarray) -> dict:
-    if normal_amounts.size < 100:
-        return dict(DEFAULT_PARAMS)
-    p95, p999 = np.percentile(normal_amounts, [95, 99.9])
-    return {**DEFAULT_PARAMS, "unusual_amount_sats": float(p95), "very_large_amount_sats": float(5 * p999)}
+def _columns(features: np.ndarray) -> dict:
+    return {name: features[:, j] for j, name in enumerate(FEATURES)}
 
 
-def detectors_compare(*, fit_x: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int) -> list[dict]:
+def _percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    return sorted({float(round(v)) for v in np.percentile(values, qs)}) if values.size else []
+
+
+def rules_tune(*, fit_normal: np.ndarray, val_features: np.ndarray, val_labels: np.ndarray) -> tuple[dict, list[dict]]:
+    """Choose each hold rule's parameters on data; return (rule params, the tuning table for the card).
+
+    Coordinate ascent, two passes over the hold rules: for each rule, every
+    candidate in its grid is scored by its own firing rate on normal fit
+    payments (false alarms) and by the share of validation fraud that the hold
+    rules together catch with it (recall: what the rule adds, not what it
+    repeats). The chosen candidate has the best recall among those within
+    `RULE_FALSE_ALARM_BUDGET`; ties go to the fewer false alarms, then to the
+    most fraud the rule catches on its own (rules overlap on purpose: a burst
+    spaced out past the rapid-repeat window must still hold), then to the
+    stricter candidate. Grids are listed strict to loose; amounts are
+    percentiles of normal fit amounts, so they follow the traffic's scale.
+    """
+    import itertools
+
+    from fraud.rules import rules_fire
+
+    amounts = fit_normal[:, 0]
+    params = dict(DEFAULT_PARAMS)
+    if amounts.size >= 100:
+        params["very_large_amount_sats"] = float(5 * np.percentile(amounts, 99.9))
+    grids = {
+        "invoice_burst": {"burst_invoices": (8, 6, 5, 4, 3, 2)},
+        "rapid_repeat": {
+            "rapid_repeat_sec": (5, 10, 15, 20, 30, 60),
+            "rapid_repeat_min_sats": tuple(reversed([0.0, *_percentiles(amounts, (0.5, 1, 2, 5))])),
+        },
+        "new_device_location_unusual_amount": {
+            "unusual_amount_sats": tuple(reversed(_percentiles(amounts, (90, 95, 97.5, 99, 99.5, 99.9))))
+            or (DEFAULT_PARAMS["unusual_amount_sats"],)
+        },
+        "structuring": {
+            "structuring_floor_ratio": (0.975, 0.95, 0.9, 0.85, 0.8),
+            "structuring_window_sec": (600, 1800, 3600, 7200, 21_600),
+        },
+    }
+    normal_columns, val_columns = _columns(fit_normal), _columns(val_features)
+    fraud = val_labels == 1
+    table = {}
+    for _ in range(2):
+        for rule_id, grid in grids.items():
+            names = list(grid)
+            others = [r for r in grids if r != rule_id]
+            fired_now = rules_fire(val_columns, params)
+            caught_by_others = np.zeros(len(val_labels), dtype=bool)
+            for other in others:
+                caught_by_others |= fired_now[other]
+            best = None
+            for values in itertools.product(*(grid[name] for name in names)):
+                candidate = {**params, **dict(zip(names, values, strict=True))}
+                own = rules_fire(normal_columns, candidate)[rule_id]
+                false_alarms = float(np.mean(own)) if len(fit_normal) else 0.0
+                fires = rules_fire(val_columns, candidate)[rule_id]
+                recall = float(np.mean((caught_by_others | fires)[fraud])) if fraud.any() else 0.0
+                own_recall = float(np.mean(fires[fraud])) if fraud.any() else 0.0
+                within = false_alarms <= RULE_FALSE_ALARM_BUDGET
+                key = (within, recall if within else -false_alarms, -false_alarms, own_recall)
+                if best is None or key > best[0]:
+                    best = (key, dict(zip(names, values, strict=True)), false_alarms, recall, own_recall)
+            _, chosen, false_alarms, recall, own_recall = best
+            params.update(chosen)
+            table[rule_id] = {
+                "rule": rule_id,
+                "chosen": chosen,
+                "normal_fit_false_alarm_rate": round(false_alarms, 6),
+                "validation_recall_of_hold_rules": round(recall, 4),
+                "validation_recall_of_this_rule": round(own_recall, 4),
+                "within_budget": false_alarms <= RULE_FALSE_ALARM_BUDGET,
+                "grid": {name: list(grid[name]) for name in names},
+            }
+    return params, list(table.values())
+
+
+def detectable_at_own_time(
+    *, features: np.ndarray, patterns: np.ndarray, member_ids: np.ndarray, times: np.ndarray | None
+) -> np.ndarray:
+    """Return which payments a real-time check could flag when they happen (for fraud rows).
+
+    A burst, rapid-repeat or structuring run shows itself from its second
+    payment: the first (the member's earliest payment of that pattern) looks
+    like ordinary traffic at its own time. An account takeover shows itself
+    when the member had a known device or location before it (a change is
+    visible). Rows without a pattern (analyst labels) count as detectable.
+    Needs `times`; without them every row counts as detectable.
+    """
+    n = len(patterns)
+    detectable = np.ones(n, dtype=bool)
+    if times is None:
+        return detectable
+    patterned = np.flatnonzero(patterns != "")
+    order = patterned[np.lexsort((times[patterned], patterns[patterned], member_ids[patterned].astype(str)))]
+    previous = None
+    for i in order:
+        key = (member_ids[i], patterns[i])
+        if patterns[i] == "account_takeover":
+            detectable[i] = features[i, 3] >= 1 or features[i, 4] >= 1
+        else:
+            detectable[i] = key == previous
+        previous = key
+    return detectable
+
+
+def detectors_compare(
+    *, fit_x: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int, max_samples: int = 256
+) -> list[dict]:
     """Fit PyOD's frozen-statistics detectors on normal traffic; return validation PR-AUC of each."""
     from pyod.models.hbos import HBOS
     from pyod.models.iforest import IForest
@@ -90,7 +217,10 @@ def detectors_compare(*, fit_x: np.ndarray, val_x: np.ndarray, val_y: np.ndarray
     sample = fit_x[rng.choice(len(fit_x), size=min(COMPARE_ROWS, len(fit_x)), replace=False)]
     mean, std = sample.mean(axis=0), sample.std(axis=0) + 1e-9  # distance-based ones need scaled inputs
     candidates = {
-        "iforest": (lambda: IForest(n_estimators=200, max_samples=256, random_state=seed), False),
+        "iforest": (
+            lambda: IForest(n_estimators=100, max_samples=min(max_samples, len(sample)), random_state=seed),
+            False,
+        ),
         "hbos": (lambda: HBOS(n_bins=20), False),
         "knn": (lambda: KNN(n_neighbors=10), True),
         "lof": (lambda: LOF(n_neighbors=20), True),
@@ -119,10 +249,18 @@ def _combined_scores(features: np.ndarray, probability: np.ndarray, isolation: n
     return out
 
 
-def evaluate(*, scores: np.ndarray, labels: np.ndarray, anomaly: np.ndarray, patterns: np.ndarray) -> dict:
-    """Return holdout metrics of combined scores at the configured thresholds."""
+def evaluate(
+    *,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    anomaly: np.ndarray,
+    patterns: np.ndarray,
+    detectable: np.ndarray | None = None,
+) -> dict:
+    """Return holdout metrics of combined scores at the configured thresholds, beside the detectable ceiling."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
+    detectable = np.ones(len(labels), dtype=bool) if detectable is None else detectable
     decisions = np.array([decide(s) for s in scores])
     held = decisions == "hold"
     positives = labels == 1
@@ -134,7 +272,13 @@ def evaluate(*, scores: np.ndarray, labels: np.ndarray, anomaly: np.ndarray, pat
     per_pattern = {}
     for pattern in sorted(set(patterns[positives]) - {""}):
         rows = positives & (patterns == pattern)
-        per_pattern[pattern] = {"n": int(rows.sum()), "recall_hold": round(float(held[rows].mean()), 4)}
+        per_pattern[pattern] = {
+            "n": int(rows.sum()),
+            "recall_hold": round(float(held[rows].mean()), 4),
+            "recall_review_or_hold": round(float((decisions[rows] != "allow").mean()), 4),
+            "detectable_ceiling": round(float(detectable[rows].mean()), 4),
+        }
+    visible = positives & detectable
     return {
         "n": int(labels.size),
         "n_fraud": int(positives.sum()),
@@ -143,6 +287,8 @@ def evaluate(*, scores: np.ndarray, labels: np.ndarray, anomaly: np.ndarray, pat
         "precision": round(tp / (tp + fp), 4) if tp + fp else None,
         "recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "fpr": round(fp / (fp + tn), 6) if fp + tn else None,
+        "detectable_ceiling": round(float(visible.sum() / positives.sum()), 4) if positives.any() else None,
+        "recall_of_detectable": round(float(held[visible].mean()), 4) if visible.any() else None,
         "review_or_hold_recall": round(float((decisions[positives] != "allow").mean()), 4) if tp + fn else None,
         "review_rate": round(float((decisions == "review").mean()), 4),
         "pr_auc": round(float(average_precision_score(labels, scores)), 4),
@@ -159,19 +305,56 @@ def evaluate(*, scores: np.ndarray, labels: np.ndarray, anomaly: np.ndarray, pat
     }
 
 
+def _forest_search(
+    *,
+    features: np.ndarray,
+    fit_rows: np.ndarray,
+    val_rows: np.ndarray,
+    labels: np.ndarray,
+    grid: dict,
+    seed: int,
+    n_estimators: int,
+) -> tuple[object, dict, list[dict]]:
+    """Fit one forest per grid point on normal fit rows; keep the best validation PR-AUC (anomaly alone)."""
+    import itertools
+
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import average_precision_score
+
+    n_fit = int(fit_rows.sum())
+    best, rows, seen = None, [], set()
+    for clip, max_samples in itertools.product(grid["since_clip_sec"], grid["max_samples"]):
+        max_samples = min(int(max_samples), n_fit)
+        if (clip, max_samples) in seen:
+            continue
+        seen.add((clip, max_samples))
+        x = model_inputs(features, clip)
+        forest = IsolationForest(n_estimators=n_estimators, max_samples=max_samples, random_state=seed).fit(x[fit_rows])
+        pr_auc = float(average_precision_score(labels[val_rows], -forest.score_samples(x[val_rows])))
+        rows.append({"since_clip_sec": clip, "max_samples": max_samples, "validation_pr_auc": round(pr_auc, 4)})
+        if best is None or pr_auc > best[0]:
+            best = (pr_auc, forest, {"since_clip_sec": clip, "max_samples": max_samples})
+    return best[1], best[2], rows
+
+
 def fraud_model_fit(
     *,
     features: np.ndarray,
     labels: np.ndarray,
     member_ids: np.ndarray,
     patterns: np.ndarray | None = None,
+    times: np.ndarray | None = None,
     seed: int = 7,
-    n_estimators: int = 200,
-    max_samples: int = 256,
+    n_estimators: int = 100,
+    max_samples: int | None = None,
+    since_clip_sec: float | None | str = "search",
     compare: bool = True,
 ) -> Trained:
-    """Fit the forest on normal traffic, compare detectors, calibrate, and evaluate on the test half."""
-    from sklearn.ensemble import IsolationForest
+    """Fit the forest on normal traffic, tune rules and calibration on validation, evaluate on the test half.
+
+    `max_samples` and `since_clip_sec` fix the forest's settings; left at their
+    defaults they are searched in `FOREST_GRID` on validation.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
@@ -187,12 +370,30 @@ def fraud_model_fit(
     for name, rows in (("validation", in_val), ("test", in_test)):
         if len(set(labels[rows])) < 2:
             raise TrainingError(f"the {name} half needs both fraud and normal labeled payments")
-    x = model_inputs(features)
-    forest = IsolationForest(
-        n_estimators=n_estimators, max_samples=min(max_samples, int(fit_rows.sum())), random_state=seed
-    ).fit(x[fit_rows])
+    grid = {
+        "since_clip_sec": FOREST_GRID["since_clip_sec"] if since_clip_sec == "search" else (since_clip_sec,),
+        "max_samples": FOREST_GRID["max_samples"] if max_samples is None else (max_samples,),
+    }
+    forest, input_params, search = _forest_search(
+        features=features,
+        fit_rows=fit_rows,
+        val_rows=in_val,
+        labels=labels,
+        grid=grid,
+        seed=seed,
+        n_estimators=n_estimators,
+    )
+    x = model_inputs(features, input_params["since_clip_sec"])
     comparison = (
-        detectors_compare(fit_x=x[fit_rows], val_x=x[in_val], val_y=labels[in_val], seed=seed) if compare else []
+        detectors_compare(
+            fit_x=x[fit_rows],
+            val_x=x[in_val],
+            val_y=labels[in_val],
+            seed=seed,
+            max_samples=input_params["max_samples"],
+        )
+        if compare
+        else []
     )
     arrays = forest_arrays(forest)
 
@@ -205,13 +406,29 @@ def fraud_model_fit(
         "fitted_on": "validation half of the labeled holdout",
     }
     probability = calibrate(isolation, calibration["a"], calibration["b"])
-    rule_params = _rule_params(features[fit_rows, 0])
+    normal_fit = fit_rows & (labels == 0) if labeled[fit_rows].any() else fit_rows
+    rule_params, rule_tuning = rules_tune(
+        fit_normal=features[normal_fit], val_features=features[in_val], val_labels=labels[in_val]
+    )
+    detectable = detectable_at_own_time(features=features, patterns=patterns, member_ids=member_ids, times=times)
     test_scores = _combined_scores(features[in_test], probability[in_test], isolation[in_test], rule_params)
     metrics = evaluate(
-        scores=test_scores, labels=labels[in_test], anomaly=isolation[in_test], patterns=patterns[in_test]
+        scores=test_scores,
+        labels=labels[in_test],
+        anomaly=isolation[in_test],
+        patterns=patterns[in_test],
+        detectable=detectable[in_test],
     )
     val_scores = _combined_scores(features[in_val], probability[in_val], isolation[in_val], rule_params)
+    validation = evaluate(
+        scores=val_scores,
+        labels=labels[in_val],
+        anomaly=isolation[in_val],
+        patterns=patterns[in_val],
+        detectable=detectable[in_val],
+    )
     metrics["validation_pr_auc"] = round(float(average_precision_score(labels[in_val], val_scores)), 4)
+    metrics["validation"] = {k: validation[k] for k in ("precision", "recall", "fpr", "pr_auc", "detectable_ceiling")}
     return Trained(
         forest=forest,
         arrays=arrays,
@@ -229,6 +446,9 @@ def fraud_model_fit(
             "labeled_fraud": int((labels == 1).sum()),
             "fraud_excluded_from_fit": int((~(in_val | in_test) & (labels == 1)).sum()),
         },
+        input_params=input_params,
+        forest_search=search,
+        rule_tuning=rule_tuning,
     )
 
 
@@ -246,7 +466,14 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
             "device_changes": f"device switches between consecutive payments in the last {CHANGE_WINDOW_SEC} s",
             "location_changes": f"location switches between consecutive payments in the last {CHANGE_WINDOW_SEC} s",
         },
-        "model_inputs": "log1p(amount_sats), log1p(time_since_last_sec), the three counts as they are",
+        "model_inputs": "log1p(amount_sats), log1p(min(time_since_last_sec, since_clip_sec)), "
+        "the three counts as they are",
+        "model_input_params": {"since_clip_sec": trained.input_params.get("since_clip_sec")},
+        "forest_search": {
+            "metric": "PR-AUC of the anomaly score alone on the validation half",
+            "candidates": trained.forest_search,
+            "chosen": trained.input_params,
+        },
         "params": params,
         "serving": {
             "form": "onnx",
@@ -259,6 +486,14 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
         "fraud_score = 1 - (1 - p) * prod(1 - rule weight)",
         "rules": rules_catalogue(),
         "rule_params": trained.rule_params,
+        "structuring_limit_sats": settings.FRAUD_STRUCTURING_LIMIT_SATS,
+        "rule_tuning": {
+            "method": "per rule, the candidate with the best validation recall among those firing on at most "
+            f"{RULE_FALSE_ALARM_BUDGET} of normal fit payments, recall of the hold rules together "
+            "(ties: fewer false alarms, then the rule's own recall, then stricter); two passes",
+            "false_alarm_budget": RULE_FALSE_ALARM_BUDGET,
+            "rules": trained.rule_tuning,
+        },
         "thresholds": {
             "review": settings.FRAUD_REVIEW_THRESHOLD,
             "hold": settings.FRAUD_HOLD_THRESHOLD,
@@ -279,6 +514,9 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
         "library_versions": library_versions("scikit-learn", "pyod", "numpy", "onnx", "onnxruntime"),
         "trained_at": timezone.now().isoformat(),
         "split": "by member: 30% of labeled members held out, halved into validation and test",
+        "detectable_ceiling": "share of test fraud a real-time check can see at its own time: not the first "
+        "payment of a burst, rapid-repeat or structuring run; an account takeover showing a device or "
+        "location change (fraud.training.detectable_at_own_time)",
     }
 
 
@@ -297,7 +535,12 @@ def fraud_artifact_write(*, trained: Trained, analyst_labels: int = 0, params: d
 
 
 def fraud_model_train(
-    *, activate: bool = False, seed: int = 7, n_estimators: int = 200, max_samples: int = 256, activated_by: str = ""
+    *,
+    activate: bool = False,
+    seed: int = 7,
+    n_estimators: int = 100,
+    max_samples: int | None = None,
+    activated_by: str = "",
 ) -> dict:
     """Train from the database, write the artifact, register it; activate when better or asked.
 
@@ -312,6 +555,7 @@ def fraud_model_train(
         labels=data.labels,
         member_ids=data.member_ids,
         patterns=data.patterns,
+        times=data.times,
         seed=seed,
         n_estimators=n_estimators,
         max_samples=max_samples,
@@ -319,7 +563,7 @@ def fraud_model_train(
     manifest = fraud_artifact_write(
         trained=trained,
         analyst_labels=data.analyst_labels,
-        params={"n_estimators": n_estimators, "max_samples": max_samples, "seed": seed},
+        params={"n_estimators": n_estimators, **trained.input_params, "seed": seed},
     )
     version = manifest["version"]
     current = active_version_row(MODEL_NAME)

@@ -261,6 +261,9 @@ FRAUD_REVIEW_THRESHOLD = env.float("FRAUD_REVIEW_THRESHOLD", default=0.5)
 FRAUD_HOLD_THRESHOLD = env.float("FRAUD_HOLD_THRESHOLD", default=0.8)
 # What to decide when scoring itself fails (never a made-up score): allow, review or hold.
 FRAUD_DEFAULT_ACTION = env.str("FRAUD_DEFAULT_ACTION", default="review")
+# The reporting limit the structuring rule watches (amounts just under it, in a
+# run): one value for the rule, the model card and the demo world (100,000 sats).
+FRAUD_STRUCTURING_LIMIT_SATS = env.int("FRAUD_STRUCTURING_LIMIT_SATS", default=100_000)
 if not 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1:
     raise ImproperlyConfigured("Need 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1.")
 if FRAUD_DEFAULT_ACTION not in {"allow", "review", "hold"}:

@@ -23,7 +23,8 @@ def test_ordinary_payment_fires_nothing():
         ({"invoices_last_min": 6}, "invoice_burst"),
         ({"device_changes": 1, "location_changes": 1, "amount_sats": 400_000}, "new_device_location_unusual_amount"),
         ({"time_since_last_sec": 3}, "rapid_repeat"),
-        ({"amount_sats": 950_000, "time_since_last_sec": 600}, "structuring"),
+        ({"amount_sats": 99_000, "time_since_last_sec": 600}, "structuring"),
+        ({"amount_sats": 99_000}, "near_reporting_limit"),
         ({"amount_sats": 9_000_000}, "very_large_amount"),
     ],
 )
@@ -47,3 +48,22 @@ def test_trained_parameters_override_defaults():
     assert [r.id for r in rules_evaluate(big, {"unusual_amount_sats": 50_000})] == [
         "new_device_location_unusual_amount"
     ]
+
+
+def test_structuring_watches_the_limit_in_settings(settings):
+    settings.FRAUD_STRUCTURING_LIMIT_SATS = 1_000_000
+    assert [r.id for r in rules_evaluate({**ORDINARY, "amount_sats": 99_000, "time_since_last_sec": 600})] == []
+    fired = rules_evaluate({**ORDINARY, "amount_sats": 990_000, "time_since_last_sec": 600})
+    assert "structuring" in {r.id for r in fired}
+
+
+def test_limit_defaults_to_the_demo_worlds_reporting_threshold():
+    from django.conf import settings
+
+    from sunusav.demo.generator import STRUCTURING_THRESHOLD_SATS
+
+    assert settings.FRAUD_STRUCTURING_LIMIT_SATS == STRUCTURING_THRESHOLD_SATS == 100_000
+
+
+def test_rapid_repeat_of_a_tiny_amount_is_not_fraud():
+    assert rules_evaluate({**ORDINARY, "amount_sats": 50, "time_since_last_sec": 3}) == []

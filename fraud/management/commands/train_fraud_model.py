@@ -17,8 +17,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--activate", action="store_true", help="Activate the new version whatever its metrics.")
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--n-estimators", type=int, default=200)
-        parser.add_argument("--max-samples", type=int, default=256)
+        parser.add_argument("--n-estimators", type=int, default=100)
+        parser.add_argument(
+            "--max-samples",
+            type=int,
+            default=None,
+            help="Fix the forest's subsample size (default: chosen on validation).",
+        )
 
     def handle(self, *args, **options):
         try:
