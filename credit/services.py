@@ -20,7 +20,7 @@ from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
 from sunusav.ml.registry import registry
-from sunusav.models import Member
+from sunusav.models import Loan, Member
 
 PREDICTION_KEY = "credit_prediction"
 SCORE_KEY = "credit_score"
@@ -335,3 +335,67 @@ def _metrics_insert(
 def _copy_text(text: str) -> str:
     # COPY's text format reads backslashes as escapes; JSON has no raw tabs or newlines.
     return text.replace("\\", "\\\\")
+
+
+# --- Worker jobs ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def member_credit_check(*, member_id: uuid.UUID, run_id: str) -> str:
+    """Score one member from the database, save the score, and reward a high score.
+
+    The worker's job (django-q2 delivers at least once): the member row is
+    locked and a `credit_score` metric of this `run_id` marks the job done, so a
+    second delivery changes nothing. A score good enough for an offer opens one
+    `credit_offer` alert (at most one open per member), pre-approves the
+    microloan it offers (the reward: a `loans` row in status `offered`) and
+    queues the member's notification, all in the same transaction.
+    Returns what happened: `scored`, `already-done` or `gone`.
+    """
+    member = Member.objects.select_for_update().filter(pk=member_id).first()
+    if member is None:
+        return "gone"
+    if AIMetric.objects.filter(user=member, metric_key=SCORE_KEY, meta__run_id=run_id).exists():
+        return "already-done"
+    previous = None if member.credit_score is None else float(member.credit_score)
+    batch = score_matrix(features_for_members([member.pk]), reasons=True)
+    prediction = batch.prediction(0)
+    save_score(
+        member=member,
+        score=prediction.score,
+        confidence=prediction.confidence,
+        model_version=prediction.model_version,
+        meta={
+            "run_id": run_id,
+            "band": prediction.band,
+            "fallback": prediction.fallback,
+            "reasons": [r["code"] for r in prediction.reasons],
+            "source": "credit_check",
+        },
+    )
+    if previous is None or bands_of(np.array([previous]))[0] != prediction.band:
+        notification_enqueue(
+            member=member,
+            kind=Notification.Kind.SCORE_CHANGED,
+            dedupe_key=f"score_changed:{member.pk}:{run_id}",
+            context={"band": prediction.band, "score": f"{prediction.score:.3f}"},
+        )
+    if prediction.score >= DECISION_THRESHOLD:
+        alert = create_credit_alert(member=member, score=prediction.score, model_version=prediction.model_version)
+        if alert is not None:
+            loan_preapprove(alert=alert)
+    return "scored"
+
+
+def loan_preapprove(*, alert: AIAlert) -> Loan:
+    """Create the pre-approved microloan an offer alert proposes, once per alert."""
+    alert = AIAlert.objects.select_for_update().get(pk=alert.pk)
+    loan_id = (alert.payload or {}).get("loan_id")
+    if loan_id:
+        return Loan.objects.get(pk=loan_id)
+    loan = Loan.objects.create(
+        member_id=alert.user_id, offered_amount_xof=alert.payload["offered_amount_xof"], status=Loan.Status.OFFERED
+    )
+    alert.payload = {**alert.payload, "loan_id": str(loan.pk)}
+    alert.save(update_fields=["payload"])
+    return loan

@@ -1,9 +1,17 @@
-"""django-q2 tasks of the `credit` queue: thin, idempotent, ids in, one service call."""
+"""django-q2 jobs of the `credit` queue and the seed's enqueue functions.
+
+Jobs are thin and idempotent: ids in, one service call. Enqueueing waits for
+the surrounding transaction to commit (`sunusav.queues.enqueue`).
+"""
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from credit import services
+from sunusav.queues import NORMAL, enqueue
+
+BATCH_CHUNK = 25
 
 
 def credit_score_members(member_ids: list[str], cutoff: str, run_id: str = "") -> int:
@@ -11,3 +19,39 @@ def credit_score_members(member_ids: list[str], cutoff: str, run_id: str = "") -
     return services.members_score(
         member_ids=[uuid.UUID(m) for m in member_ids], cutoff=datetime.fromisoformat(cutoff), run_id=run_id
     )
+
+
+def credit_check(member_id: str, run_id: str) -> str:
+    """Score one member, save the score, and offer a microloan for a high score."""
+    return services.member_credit_check(member_id=uuid.UUID(member_id), run_id=run_id)
+
+
+def credit_check_batch(member_ids: list[str], run_id: str) -> dict[str, int]:
+    """Check several members, each in its own transaction (a retry skips those already done)."""
+    outcomes: dict[str, int] = {}
+    for member_id in member_ids:
+        outcome = services.member_credit_check(member_id=uuid.UUID(member_id), run_id=run_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def enqueue_credit_check(member_id, priority: str = NORMAL, *, run_id: str | None = None) -> str:
+    """Enqueue a credit check of one member (the seed's `enqueueCreditCheck`); return its run id."""
+    run_id = run_id or uuid.uuid4().hex
+    enqueue("credit.tasks.credit_check", str(member_id), run_id, queue="credit", priority=priority)
+    return run_id
+
+
+def enqueue_batch_credit_check(member_ids: Iterable, priority: str = NORMAL, *, chunk: int = BATCH_CHUNK) -> str:
+    """Enqueue credit checks of many members under one run id (the seed's `enqueueBatchCreditCheck`).
+
+    Members go in jobs of `chunk`: a job per member would spend more time in
+    the queue's bookkeeping than in scoring. Returns the run id.
+    """
+    run_id = uuid.uuid4().hex
+    ids = [str(m) for m in member_ids]
+    for start in range(0, len(ids), chunk):
+        enqueue(
+            "credit.tasks.credit_check_batch", ids[start : start + chunk], run_id, queue="credit", priority=priority
+        )
+    return run_id

@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/credit/", include("credit.urls")),
     path("api/fraud/", include("fraud.urls")),
     path("api/queues/stats", apis.QueueStatsView.as_view(), name="queue-stats"),
+    path("api/events/payment", apis.PaymentEventApi.as_view(), name="event-payment"),
+    path("api/events/cycle-completed", apis.CycleCompletedApi.as_view(), name="event-cycle-completed"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

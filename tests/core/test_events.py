@@ -1,0 +1,125 @@
+"""Integration events from the main backend: a payment is decided at once; a cycle rescores its members."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from alerts.models import AIAlert, Notification
+from sunusav.models import Payment
+from tests.factories import MemberFactory, MembershipFactory, PaymentFactory, TontineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _suspicious_history(member):
+    """The seed's example: 9 invoices in the last minute from 3 devices and places, then 1,000,000 sats."""
+    now = timezone.now()
+    for i in range(9):
+        PaymentFactory(
+            member=member,
+            kind="invoice",
+            amount_sats=2_000,
+            device_id=f"device-{i % 4}",
+            location=f"place-{i % 3}",
+            created_at=now - dt.timedelta(seconds=50 - i * 5),
+        )
+    return now
+
+
+def _event(member, **extra):
+    return {
+        "payment_id": str(uuid.uuid4()),
+        "user_id": str(member.pk),
+        "kind": "invoice",
+        "amount_sats": 1_000_000,
+        "device_id": "device-9",
+        "location": "place-9",
+        **extra,
+    }
+
+
+def test_suspicious_payment_is_held_at_once_with_one_alert_and_one_notification(
+    api_client, django_capture_on_commit_callbacks
+):
+    member = MemberFactory()
+    _suspicious_history(member)
+    body = _event(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/events/payment", body, format="json")
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["decision"] == "hold" and answer["status"] == "held"
+    payment = Payment.objects.get(pk=body["payment_id"])
+    assert payment.status == "held"
+    assert AIAlert.objects.filter(alert_type="fraud_suspect", payload__payment_id=body["payment_id"]).count() == 1
+    assert Notification.objects.filter(kind="payment_held", member=member).count() == 1
+    assert OrmQ.objects.count() == 1  # the notification's delivery is what can wait
+
+    # The backend retries the same event: same answer, nothing doubled.
+    again = api_client.post("/api/events/payment", body, format="json")
+    assert again.status_code == 200 and again.json()["decision"] == "hold"
+    assert AIAlert.objects.filter(alert_type="fraud_suspect").count() == 1
+    assert Notification.objects.filter(kind="payment_held").count() == 1
+
+
+def test_same_payment_id_with_another_body_is_409_and_changes_nothing(api_client):
+    member = MemberFactory()
+    body = _event(member, amount_sats=5_000)
+    assert api_client.post("/api/events/payment", body, format="json").status_code == 200
+    response = api_client.post("/api/events/payment", {**body, "amount_sats": 6_000}, format="json")
+    assert response.status_code == 409
+    assert "payment_id" in response.json()
+    assert Payment.objects.get(pk=body["payment_id"]).amount_sats == 5_000
+
+
+def test_ordinary_payment_is_allowed_and_stays_pending(api_client):
+    member = MemberFactory()
+    PaymentFactory(member=member, created_at=timezone.now() - dt.timedelta(days=2))
+    body = _event(member, amount_sats=4_000, kind="payment", device_id="device-1", location="dakar")
+    answer = api_client.post("/api/events/payment", body, format="json").json()
+    assert answer["decision"] == "allow" and answer["status"] == "pending"
+    assert not AIAlert.objects.exists() and not Notification.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"user_id": str(uuid.uuid4())}, "user_id"),
+        ({"amount_sats": -5}, "amount_sats"),
+        ({"amount_sats": "5000"}, "amount_sats"),
+        ({"payment_id": "not-a-uuid"}, "payment_id"),
+        ({"kind": "loan"}, "kind"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_payment_event_is_400_naming_the_field_and_writes_nothing(api_client, change, field):
+    member = MemberFactory()
+    response = api_client.post("/api/events/payment", {**_event(member), **change}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Payment.objects.exists()
+
+
+def test_events_need_the_token(anon_client):
+    assert anon_client.post("/api/events/payment", {}, format="json").status_code == 401
+    assert anon_client.post("/api/events/cycle-completed", {}, format="json").status_code == 401
+
+
+def test_cycle_completed_enqueues_one_credit_check_per_member(api_client, django_capture_on_commit_callbacks):
+    tontine = TontineFactory()
+    for position in range(1, 8):
+        MembershipFactory(tontine=tontine, position=position)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/events/cycle-completed", {"tontine_id": str(tontine.pk)}, format="json")
+    assert response.status_code == 202
+    assert response.json()["enqueued"] == 7
+    assert OrmQ.objects.filter(key="credit").count() == 7
+
+
+def test_cycle_completed_for_an_unknown_tontine_is_400(api_client):
+    response = api_client.post("/api/events/cycle-completed", {"tontine_id": str(uuid.uuid4())}, format="json")
+    assert response.status_code == 400 and "tontine_id" in response.json()
+    assert not OrmQ.objects.exists()
