@@ -123,6 +123,9 @@ def world_exists() -> bool:
 def world_flush() -> None:
     """Delete the whole world (members and everything hanging off them)."""
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # One foreign-key check at commit instead of one per deleted row (~10x faster).
+            cursor.execute("PRAGMA defer_foreign_keys = ON")
         for table in WORLD_TABLES:
             cursor.execute(f"DELETE FROM {table}")
 
