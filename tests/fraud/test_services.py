@@ -129,3 +129,14 @@ def test_scoring_failure_applies_the_default_action_and_records_it(fraud_model, 
     # The failed model is dropped: the next check is decided by the rules alone.
     after = check_transaction(features={k: v for k, v in ORDINARY.items() if k != "user_id"})
     assert (after.fallback, after.fraud_score is not None, after.decision) == (True, True, "allow")
+
+
+def test_audit_ids_are_valid_time_ordered_uuids():
+    import uuid
+
+    from fraud.services import _time_ordered_ids
+
+    ids = _time_ordered_ids(1000)  # the batch limit; the 12-bit counter orders up to 4096
+    parsed = [uuid.UUID(hex=i) for i in ids]
+    assert len(set(ids)) == 1000 and all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert ids == sorted(ids)  # one millisecond, the counter orders them
