@@ -7,7 +7,7 @@ import io
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -335,6 +335,33 @@ def _metrics_insert(
 def _copy_text(text: str) -> str:
     # COPY's text format reads backslashes as escapes; JSON has no raw tabs or newlines.
     return text.replace("\\", "\\\\")
+
+
+def score_run_enqueue(*, run: ScoreRun, ids: list[uuid.UUID] | None = None, chunk: int) -> int:
+    """Split a run into credit-queue jobs of `chunk` members (pushed once this commits); return how many members."""
+    from sunusav.queues import enqueue
+
+    count, after = 0, None
+    with transaction.atomic():
+        while rows := selectors.members_to_score(cutoff=run.cutoff, ids=ids, after=after, limit=chunk):
+            enqueue(
+                "credit.tasks.credit_score_members",
+                [str(m) for m, _ in rows],
+                run.cutoff.isoformat(),
+                run.run_id,
+                queue="credit",
+            )
+            count += len(rows)
+            after = rows[-1][0]
+    return count
+
+
+def stale_members_enqueue(*, stale_days: int, chunk: int) -> int:
+    """Start a fresh run over members not scored for `stale_days` and enqueue it (the nightly job)."""
+    cutoff = timezone.now() - timedelta(days=stale_days)
+    # A new run each night: resuming last night's would keep its older cutoff.
+    run = score_run_start(selection=selection_key(stale_days=stale_days), cutoff=cutoff, restart=True)
+    return score_run_enqueue(run=run, chunk=chunk)
 
 
 # --- Worker jobs ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
+
 from credit import services
 from sunusav.queues import NORMAL, enqueue
 
@@ -19,6 +21,11 @@ def credit_score_members(member_ids: list[str], cutoff: str, run_id: str = "") -
     return services.members_score(
         member_ids=[uuid.UUID(m) for m in member_ids], cutoff=datetime.fromisoformat(cutoff), run_id=run_id
     )
+
+
+def score_stale_members() -> int:
+    """Enqueue the nightly scoring of members whose score is older than CREDIT_STALE_DAYS."""
+    return services.stale_members_enqueue(stale_days=settings.CREDIT_STALE_DAYS, chunk=settings.CREDIT_SCORE_CHUNK)
 
 
 def credit_check(member_id: str, run_id: str) -> str:

@@ -11,6 +11,13 @@ PREFIX = "sunusav:"
 
 SCHEDULES = [
     {
+        "name": "sunusav:credit-nightly-scoring",
+        "func": "credit.tasks.score_stale_members",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "02:00",
+        "queue": "credit",
+    },
+    {
         "name": "sunusav:notifications-deliver",
         "func": "alerts.tasks.deliver_notifications",
         "schedule_type": Schedule.MINUTES,

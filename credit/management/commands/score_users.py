@@ -5,12 +5,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from credit import selectors, services
-from sunusav.queues import enqueue
 
 
 class Command(BaseCommand):
@@ -54,19 +52,7 @@ class Command(BaseCommand):
         return score_all(run=run, ids=ids, chunk=chunk, total=total, progress=not options["no_progress"])
 
     def _enqueue(self, run, ids, chunk, total, options) -> int:
-        count, after = 0, None
-        with transaction.atomic():  # tasks are pushed once this commits
-            while rows := selectors.members_to_score(cutoff=run.cutoff, ids=ids, after=after, limit=chunk):
-                enqueue(
-                    "credit.tasks.credit_score_members",
-                    [str(m) for m, _ in rows],
-                    run.cutoff.isoformat(),
-                    run.run_id,
-                    queue="credit",
-                )
-                count += len(rows)
-                after = rows[-1][0]
-        return count
+        return services.score_run_enqueue(run=run, ids=ids, chunk=chunk)
 
 
 def score_all(*, run, ids=None, chunk: int, total: int | None = None, progress: bool = False) -> int:
