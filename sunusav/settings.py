@@ -280,4 +280,6 @@ CREDIT_OFFER_MAX_XOF = env.int("CREDIT_OFFER_MAX_XOF", default=500_000)
 CREDIT_OFFER_STEP_XOF = 500
 # Members per chunk in `score_users` (one feature query set, one predict, one write each).
 CREDIT_SCORE_CHUNK = env.int("CREDIT_SCORE_CHUNK", default=5000)
+# The nightly job rescores members whose score is older than this.
+CREDIT_STALE_DAYS = env.int("CREDIT_STALE_DAYS", default=7)
 # --- end Credit -------------------------------------------------------------------------
