@@ -1,8 +1,23 @@
-"""Fraud figures: the check API through the full stack, batch-check, model latency, holdout quality."""
+"""Fraud figures: the check API through the full stack, batch-check, model latency, holdout quality.
+
+The API figures are taken with `DEBUG = False`, as in production (with DEBUG
+on, Django keeps every query in memory). Each is measured twice: through
+Django's WSGI handler, called in-process as a WSGI server calls it (every
+middleware, DRF, the check, the audit write and its commit: the figure judged
+against the goal), and through `django.test.Client`, which adds test-only
+instrumentation (signal hooks, response capture) to every request.
+
+The holdout figures are the shipped model's, read from its manifest (the
+model card written at training time), beside the goal and the detectable
+ceiling; reproduce them with the commands in the card's `reproduce` note.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 import time
 
 import numpy as np
@@ -18,6 +33,10 @@ SEED_BODY = {
     "location_changes": 2,
 }
 ORDINARY = {**SEED_BODY, "amount_sats": 12_000, "time_since_last_sec": 86_400, "invoices_last_min": 0}
+REPRODUCE = (
+    "python manage.py migrate && python manage.py seed_demo --members 20000 --seed 7 --anchor 2026-11-24 "
+    "&& python manage.py train_fraud_model"
+)
 
 
 def _ensure_model():
@@ -42,14 +61,33 @@ def _ensure_model():
     return registry.get_active("fraud"), "synthetic (no shipped model)"
 
 
-def _model_latency() -> list[Figure]:
+def _model_latency(loaded) -> list[Figure]:
     from sklearn.ensemble import IsolationForest
 
     from fraud.forest import NumpyForest, OnnxForest, forest_arrays, onnx_bytes
 
+    figures = []
+    if loaded is not None:
+        row = np.array([[12_000, 86_400, 0, 0, 0]], dtype=np.float64)
+        batch = np.repeat(row, 10_000, axis=0)
+        timing = time_calls(lambda: loaded.model.anomaly(row), n=5000, warmup=50)
+        started = time.perf_counter()
+        loaded.model.anomaly(batch)
+        figures.append(
+            Figure(
+                name="served fraud model (shipped), one row: inputs + onnxruntime + calibration",
+                p50=timing["p50"],
+                p99=timing["p99"],
+                throughput=len(batch) / (time.perf_counter() - started),
+                throughput_unit="rows/s (batch of 10k)",
+                n=timing["n"],
+                goal="microseconds a row",
+                notes=f"{loaded.manifest.get('params')}",
+            )
+        )
     rng = np.random.default_rng(0)
     x = rng.lognormal(size=(20_000, 5))
-    forest = IsolationForest(n_estimators=200, max_samples=256, random_state=0).fit(x)
+    forest = IsolationForest(n_estimators=100, max_samples=8192, random_state=0).fit(x)
     arrays = forest_arrays(forest)
     forms = {
         "onnxruntime TreeEnsemble node": OnnxForest(
@@ -58,95 +96,208 @@ def _model_latency() -> list[Figure]:
         "numpy arrays, vectorised over trees": NumpyForest(arrays).score_samples,
         "scikit-learn score_samples": forest.score_samples,
     }
-    row = x[:1]
-    batch = x[:10_000]
-    figures = []
     for name, fn in forms.items():
-        timing = time_calls(lambda fn=fn: fn(row), n=200 if "scikit" in name else 5000, warmup=20)
+        timing = time_calls(lambda fn=fn: fn(x[:1]), n=200 if "scikit" in name else 5000, warmup=20)
         started = time.perf_counter()
-        fn(batch)
-        rows_per_s = len(batch) / (time.perf_counter() - started)
+        fn(x[:10_000])
         figures.append(
             Figure(
-                name=f"fraud model, one row: {name}",
+                name=f"fraud forest, one row: {name}",
                 p50=timing["p50"],
                 p99=timing["p99"],
-                throughput=rows_per_s,
+                throughput=10_000 / (time.perf_counter() - started),
                 throughput_unit="rows/s (batch of 10k)",
                 n=timing["n"],
                 goal="microseconds a row, same scores as scikit-learn (<=1e-6)",
-                notes="200 trees, max_samples 256",
+                notes="100 trees, max_samples 8192 (the shipped settings), synthetic data",
+            )
+        )
+    return figures
+
+
+def _wsgi_caller(path: str, body: bytes, token: str):
+    """Return a function that posts `body` to `path` through Django's WSGI handler; it returns the status."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+    base = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "HTTP_X_INTERNAL_TOKEN": token,
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+    def call() -> int:
+        status = []
+        response = handler({**base, "wsgi.input": io.BytesIO(body)}, lambda s, h, exc_info=None: status.append(s))
+        b"".join(response)
+        response.close()
+        return int(status[0].split()[0])
+
+    return call
+
+
+def _timed_figure(fn, *, label, how, n, warmup, goal, budget, judged, batch_run, notes) -> Figure:
+    errors = 0
+
+    def call():
+        nonlocal errors
+        errors += fn() != 200
+
+    timing = time_calls(call, n=n, warmup=warmup)
+    met = timing["p50"] <= budget[0] and (budget[1] is None or timing["p99"] <= budget[1]) and not errors
+    return Figure(
+        name=f"{label} (in-process via {how}, full stack + audit write, DEBUG off)",
+        p50=timing["p50"],
+        p99=timing["p99"],
+        throughput=timing["throughput"] * (1000 if batch_run else 1),
+        throughput_unit="items/s" if batch_run else "ops/s",
+        n=timing["n"],
+        errors=errors,
+        goal=goal if judged else f"({goal}; not the judged figure)",
+        seed_target="" if batch_run else "< 50 ms",
+        met=met if judged else None,
+        notes=notes,
+    )
+
+
+def _api_figures(loaded, origin: str) -> list[Figure]:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    token = settings.AI_INTERNAL_TOKENS[0]
+    client = Client(HTTP_X_INTERNAL_TOKEN=token)
+    single = json.dumps(SEED_BODY).encode()
+    batch = json.dumps({"items": [SEED_BODY if i % 20 == 0 else ORDINARY for i in range(1000)]}).encode()
+    model = f"model {loaded.version if loaded else None} ({origin}, serving {loaded.model.serving if loaded else '-'})"
+    load = "load average {:.2f} {:.2f} {:.2f} on {} CPUs".format(*os.getloadavg(), os.cpu_count())
+    configured_age = connection.settings_dict.get("CONN_MAX_AGE") or 0
+    figures = []
+    for path, body, n, warmup, goal, budget, label in (
+        ("/api/fraud/check", single, 3000, 300, "p50 <= 1 ms, p99 <= 3 ms", (1, 3), "POST /api/fraud/check"),
+        ("/api/fraud/batch-check", batch, 40, 5, "<= 30 ms", (30, None), "POST /api/fraud/batch-check, 1000 items"),
+    ):
+        common = {
+            "label": label,
+            "n": n,
+            "warmup": warmup,
+            "goal": goal,
+            "budget": budget,
+            "batch_run": "batch" in path,
+        }
+        wsgi = _wsgi_caller(path, body, token)
+        figures.append(
+            _timed_figure(
+                wsgi,
+                how=f"WSGI handler, CONN_MAX_AGE={configured_age} as configured",
+                judged=bool(configured_age),
+                notes=f"{model}; {load}"
+                + ("" if configured_age else "; a new database connection every request (settings)"),
+                **common,
+            )
+        )
+        if not configured_age:
+            # SQLite is configured without persistent connections: Django closes the
+            # connection after each request and the next one reopens it (and
+            # re-runs the WAL pragmas). The figure with persistent connections,
+            # as PostgreSQL is configured, is the one judged.
+            connection.close()
+            connection.settings_dict["CONN_MAX_AGE"] = 60
+            try:
+                figures.append(
+                    _timed_figure(
+                        wsgi,
+                        how="WSGI handler, CONN_MAX_AGE=60",
+                        judged=True,
+                        notes=f"{model}; {load}; persistent connections (PostgreSQL's setting)",
+                        **common,
+                    )
+                )
+            finally:
+                connection.close()
+                connection.settings_dict["CONN_MAX_AGE"] = configured_age
+        figures.append(
+            _timed_figure(
+                lambda path=path, body=body: client.post(path, data=body, content_type="application/json").status_code,
+                how="django.test.Client",
+                judged=False,
+                notes=f"{model}; the test client keeps one connection and adds its own hooks",
+                **common,
+            )
+        )
+    return figures
+
+
+def _holdout_figures(loaded, origin: str) -> list[Figure]:
+    metrics = (loaded.manifest.get("metrics") or {}) if loaded else {}
+    if not metrics:
+        return []
+    recall, precision = metrics.get("recall") or 0, metrics.get("precision") or 0
+    ceiling = metrics.get("detectable_ceiling")
+    best = metrics.get("best_recall_at_precision_0_90") or {}
+    counts = loaded.manifest.get("counts") or {}
+    figures = [
+        Figure(
+            name="fraud hold decision on the labeled holdout (test half, by member): recall",
+            unit="",
+            value=recall,
+            goal="recall >= 0.95 at precision >= 0.90",
+            seed_target="95%+ accuracy",
+            met=recall >= 0.95 and precision >= 0.90,
+            notes=f"precision {precision}, recall {recall}, FPR {metrics.get('fpr')}, PR-AUC {metrics.get('pr_auc')} "
+            f"(anomaly alone {metrics.get('pr_auc_anomaly_only')}); detectable ceiling {ceiling} "
+            f"(recall of the detectable part {metrics.get('recall_of_detectable')}); review-or-hold recall "
+            f"{metrics.get('review_or_hold_recall')}; n={metrics.get('n')} ({metrics.get('n_fraud')} fraud) of "
+            f"{counts.get('payments')} payments; model {loaded.version} ({origin}); reproduce: {REPRODUCE}",
+            extra={
+                "confusion": metrics.get("confusion"),
+                "best_recall_at_precision_0_90": best,
+                "validation": metrics.get("validation"),
+            },
+        ),
+        Figure(
+            name="fraud hold decision on the labeled holdout: detectable ceiling (share seen at its own time)",
+            unit="",
+            value=ceiling,
+            goal="recall reaches the ceiling",
+            met=None if ceiling is None else recall >= ceiling - 0.01,
+            notes="the first invoice of a burst, the first of a rapid-repeat or structuring run, and takeovers "
+            "without a visible device/location change look normal when they happen",
+        ),
+    ]
+    for pattern, row in sorted((metrics.get("per_pattern") or {}).items()):
+        figures.append(
+            Figure(
+                name=f"fraud hold recall, pattern {pattern}",
+                unit="",
+                value=row.get("recall_hold"),
+                goal="recall >= 0.95",
+                met=(row.get("recall_hold") or 0) >= 0.95,
+                notes=f"n={row.get('n')}, ceiling {row.get('detectable_ceiling')}, "
+                f"review-or-hold {row.get('recall_review_or_hold')}",
             )
         )
     return figures
 
 
 def run() -> list[Figure]:
-    from django.conf import settings
-    from django.test import Client
+    from django.test.utils import override_settings
 
     loaded, origin = _ensure_model()
-    client = Client(HTTP_X_INTERNAL_TOKEN=settings.AI_INTERNAL_TOKENS[0])
-    body = json.dumps(SEED_BODY)
-    errors = 0
-
-    def check():
-        nonlocal errors
-        response = client.post("/api/fraud/check", data=body, content_type="application/json")
-        errors += response.status_code != 200
-
-    single = time_calls(check, n=3000, warmup=200)
-    figures = [
-        Figure(
-            name="POST /api/fraud/check (in-process, full stack + audit write)",
-            p50=single["p50"],
-            p99=single["p99"],
-            throughput=single["throughput"],
-            n=single["n"],
-            errors=errors,
-            goal="p50 <= 1 ms, p99 <= 3 ms",
-            seed_target="< 50 ms",
-            met=single["p50"] <= 1 and single["p99"] <= 3 and not errors,
-            notes=f"model {loaded.version if loaded else None} ({origin}, serving {loaded.model.serving if loaded else '-'})",
-        )
-    ]
-    items = json.dumps({"items": [SEED_BODY if i % 20 == 0 else ORDINARY for i in range(1000)]})
-    batch_errors = 0
-
-    def batch():
-        nonlocal batch_errors
-        response = client.post("/api/fraud/batch-check", data=items, content_type="application/json")
-        batch_errors += response.status_code != 200
-
-    timing = time_calls(batch, n=40, warmup=5)
-    figures.append(
-        Figure(
-            name="POST /api/fraud/batch-check, 1000 items (in-process, + 1000 audit rows)",
-            p50=timing["p50"],
-            p99=timing["p99"],
-            throughput=timing["throughput"] * 1000,
-            throughput_unit="items/s",
-            n=timing["n"],
-            errors=batch_errors,
-            goal="<= 30 ms",
-            met=timing["p50"] <= 30 and not batch_errors,
-        )
-    )
-    figures += _model_latency()
-    metrics = (loaded.manifest.get("metrics") or {}) if loaded else {}
-    if metrics:
-        recall, precision = metrics.get("recall") or 0, metrics.get("precision") or 0
-        figures.append(
-            Figure(
-                name="fraud hold decision on the labeled holdout (test half, by member)",
-                unit="",
-                value=recall,
-                goal="recall >= 0.95 at precision >= 0.90",
-                seed_target="95%+ accuracy",
-                met=recall >= 0.95 and precision >= 0.90,
-                notes=f"recall {recall}, precision {precision}, FPR {metrics.get('fpr')}, PR-AUC {metrics.get('pr_auc')}, "
-                f"n={metrics.get('n')} ({metrics.get('n_fraud')} fraud), data: {origin}",
-                extra={"per_pattern": metrics.get("per_pattern"), "best": metrics.get("best_recall_at_precision_0_90")},
-            )
-        )
+    with override_settings(DEBUG=False):
+        figures = _api_figures(loaded, origin)
+    figures += _model_latency(loaded)
+    figures += _holdout_figures(loaded, origin)
     return figures

@@ -218,6 +218,7 @@ def _anomaly_reason(weight: float, isolation: float) -> dict:
 def _combine_few(matrix, rows, probability, isolation, params) -> tuple[np.ndarray, list[list[dict]] | None]:
     # numpy's per-call overhead dominates for a few rows: the same products in
     # the same order, in Python floats (so the same scores as `combine_rows`).
+    params = params if params.keys() >= DEFAULT_PARAMS.keys() else {**DEFAULT_PARAMS, **params}
     scores, reasons = [], []
     for i, values in enumerate(matrix.tolist()):
         features = dict(zip(FEATURES, values, strict=True))
@@ -267,6 +268,7 @@ def _decisions(scores: np.ndarray) -> list[str]:
 
 def score_rows(rows: list[dict]) -> list[CheckResult]:
     """Score feature dicts (the five features each) in one vectorised pass; never raises."""
+    from sunusav import timings
     from sunusav.ml.registry import registry
 
     loaded = registry.get_active(MODEL_NAME)
@@ -276,6 +278,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         matrix = np.fromiter(
             itertools.chain.from_iterable(map(_feature_values, rows)), dtype=np.float64, count=n * len(FEATURES)
         ).reshape(n, len(FEATURES))
+        timings.mark("features")
         if loaded is not None:
             isolation, probability = loaded.model.anomaly(matrix)
             if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
@@ -284,6 +287,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         else:
             isolation = probability = None
             params = DEFAULT_PARAMS
+        timings.mark("model")
     except Exception as exc:
         # The model broke at predict time: drop it (the registry retries at its
         # next refresh) and apply the configured default to this request.
@@ -294,6 +298,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         scores, reasons = combine_rows(matrix, rows, probability, isolation, params)
         if not math.isfinite(float(scores.sum())):
             raise ValueError("non-finite fraud score")
+        timings.mark("rules")
     except Exception as exc:
         logger.exception("fraud rules failed")
         return [default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows]

@@ -67,3 +67,31 @@ def test_limit_defaults_to_the_demo_worlds_reporting_threshold():
 
 def test_rapid_repeat_of_a_tiny_amount_is_not_fraud():
     assert rules_evaluate({**ORDINARY, "amount_sats": 50, "time_since_last_sec": 3}) == []
+
+
+def test_vectorised_scores_and_reasons_equal_one_row_at_a_time():
+    import numpy as np
+
+    from fraud.detectors import combine_rows
+    from fraud.features import FEATURES
+
+    rng = np.random.default_rng(3)
+    n = 400
+    matrix = np.column_stack(
+        [
+            rng.choice([50, 12_000, 90_000, 98_000, 99_500, 400_000, 9_000_000], n),
+            rng.choice([1.0, 3.0, 14.9, 15.0, 300.0, 86_400.0], n),
+            rng.integers(0, 6, n),
+            rng.integers(0, 3, n),
+            rng.integers(0, 3, n),
+        ]
+    ).astype(np.float64)
+    rows = [dict(zip(FEATURES, r, strict=True)) for r in matrix.tolist()]
+    probability, isolation = rng.uniform(0, 1, n), rng.uniform(0.3, 0.8, n)
+    scores, reasons = combine_rows(matrix, rows, probability, isolation, {})
+    for i in range(n):
+        one_score, one_reasons = combine_rows(
+            matrix[i : i + 1], rows[i : i + 1], probability[i : i + 1], isolation[i : i + 1], {}
+        )
+        assert one_score[0] == scores[i] and one_reasons[0] == reasons[i]
+    assert len({len(r) for r in reasons}) > 2  # the sample fires various rules

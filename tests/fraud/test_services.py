@@ -140,3 +140,25 @@ def test_audit_ids_are_valid_time_ordered_uuids():
     parsed = [uuid.UUID(hex=i) for i in ids]
     assert len(set(ids)) == 1000 and all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
     assert ids == sorted(ids)  # one millisecond, the counter orders them
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_hand_written_audit_json_equals_the_encoded_meta(with_model, request, settings, tmp_path):
+    import json
+
+    from fraud.services import _metric_meta, _plain_meta_json, check_transactions
+
+    if with_model:
+        request.getfixturevalue("fraud_model")
+    else:
+        settings.ML_ARTIFACTS_DIR = tmp_path  # no model: rules alone
+    items = [
+        {**SEED_EXAMPLE, "user_id": 'quote " and é'},
+        {**ORDINARY, "time_since_last_sec": 0.1},
+        {**ORDINARY, "amount_sats": 99_000, "time_since_last_sec": 1e300},
+    ]
+    for result, item in zip(check_transactions(items=items), items, strict=True):
+        expected = _metric_meta(
+            result=result, features=item, payment=None, user_ref=item["user_id"], token="tok", replay=False
+        )
+        assert json.loads(_plain_meta_json(result, item, "tok")) == expected
