@@ -18,6 +18,7 @@ setup: $(STAMP)
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py models_sync
+	$(BIN)/python manage.py sync_schedules
 
 ## First command: set up everything on a fresh machine and run web + worker.
 demo: setup
