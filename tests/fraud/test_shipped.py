@@ -48,3 +48,13 @@ def test_fresh_database_models_sync_serves_the_shipped_model(settings, api_clien
     allowed = api_client.post("/api/fraud/check", data=ORDINARY, format="json").json()
     assert (allowed["decision"], allowed["fallback"]) == ("allow", False)
     registry.invalidate()
+
+
+def test_rule_defaults_are_what_training_chose_for_the_shipped_model():
+    from fraud.rules import DEFAULT_PARAMS
+
+    (version,) = _shipped_versions()
+    card = json.loads((SHIPPED_ROOT / "fraud" / version / "manifest.json").read_text())
+    assert card["rule_params"].keys() == DEFAULT_PARAMS.keys()
+    for name, value in card["rule_params"].items():
+        assert DEFAULT_PARAMS[name] == pytest.approx(value, abs=1), name
