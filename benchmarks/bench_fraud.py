@@ -9,7 +9,7 @@ instrumentation (signal hooks, response capture) to every request.
 
 The holdout figures are the shipped model's, read from its manifest (the
 model card written at training time), beside the goal and the detectable
-ceiling; reproduce them with the commands in the card's `reproduce` note.
+ceiling, and the commands that reproduce them (`REPRODUCE`).
 """
 
 from __future__ import annotations
