@@ -1,8 +1,10 @@
 """Admin pages for alerts and metrics (the analysts' work queues build on these)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert, AIMetric
+from alerts.services import alert_resolve
 from sunusav.admin_utils import CappedCountPaginator
 
 
@@ -17,6 +19,13 @@ class AIAlertAdmin(admin.ModelAdmin):
     ordering = ["resolved", "-created_at"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+    actions = ["resolve"]
+
+    @admin.action(description=_("Marquer comme résolues"), permissions=["change"])
+    def resolve(self, request, queryset):
+        # Audited per alert (ai_metrics `alert_resolved`, with this request's id and the alert's origin).
+        for alert in queryset.filter(resolved=False):
+            alert_resolve(alert=alert, actor=f"user:{request.user.pk}")
 
 
 @admin.register(AIMetric)

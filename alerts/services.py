@@ -6,19 +6,26 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from alerts.messages import render
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
+from sunusav import metrics
+from sunusav.logs import current_request_id
 from sunusav.models import Member
 
 logger = logging.getLogger(__name__)
 
 
-def metric_record(*, member: Member | None, key: str, value: float | None, meta: dict | None = None) -> AIMetric:
+def metric_record(
+    *, member: Member | None = None, key: str, value: float | None, meta: dict | None = None, member_id=None
+) -> AIMetric:
     """Write one `ai_metrics` row (a score, a check, a measurement)."""
-    return AIMetric.objects.create(user=member, metric_key=key, metric_value=value, meta=meta or {})
+    if member is not None:
+        return AIMetric.objects.create(user=member, metric_key=key, metric_value=value, meta=meta or {})
+    return AIMetric.objects.create(user_id=member_id, metric_key=key, metric_value=value, meta=meta or {})
 
 
 def metrics_record_bulk(*, rows: list[AIMetric], batch_size: int = 2000) -> list[AIMetric]:
@@ -30,9 +37,65 @@ def alert_create(*, alert_type: str, payload: dict, member: Member | None = None
     """Open an alert of one of the three seed types (about a member, or none)."""
     if alert_type not in AlertType.values:
         raise ValueError(f"unknown alert type {alert_type!r}")
-    return AIAlert.objects.create(
+    alert = AIAlert.objects.create(
         user_id=member.pk if member is not None else member_id, alert_type=alert_type, payload=payload
     )
+    # Counted once the alert exists for good (a lost uniqueness race rolls it back).
+    transaction.on_commit(lambda: metrics.count_alert_opened(alert_type))
+    logger.info(
+        "alert.opened",
+        extra={
+            "alert_id": str(alert.pk),
+            "alert_type": alert_type,
+            "member_id": str(alert.user_id) if alert.user_id else None,
+            "payment_id": (payload or {}).get("payment_id"),
+        },
+    )
+    return alert
+
+
+ALERT_RESOLVED_KEY = "alert_resolved"
+
+
+@transaction.atomic
+def alert_resolve(*, alert: AIAlert, actor: str = "", note: str = "") -> AIAlert:
+    """Resolve an alert (an analyst's action) and audit it; resolving twice changes nothing.
+
+    The audit row names the analyst's request and the request that opened the
+    alert, so one payment can be followed from the API call to the analyst.
+    """
+    locked = AIAlert.objects.select_for_update().get(pk=alert.pk)
+    if locked.resolved:
+        return locked
+    locked.resolved = True
+    locked.resolved_at = timezone.now()
+    locked.save(update_fields=["resolved", "resolved_at"])
+    origin = (locked.payload or {}).get("request_id")
+    metric_record(
+        member_id=locked.user_id,
+        key=ALERT_RESOLVED_KEY,
+        value=None,
+        meta={
+            "alert_id": str(locked.pk),
+            "alert_type": locked.alert_type,
+            "actor": actor,
+            "note": note[:500],
+            "request_id": current_request_id(),
+            "origin_request_id": origin,
+        },
+    )
+    transaction.on_commit(lambda: metrics.count_alert_resolved(locked.alert_type))
+    logger.info(
+        "alert.resolved",
+        extra={
+            "alert_id": str(locked.pk),
+            "alert_type": locked.alert_type,
+            "actor": actor,
+            "origin_request_id": origin,
+            "payment_id": (locked.payload or {}).get("payment_id"),
+        },
+    )
+    return locked
 
 
 def notification_enqueue(*, member: Member, kind: str, dedupe_key: str, context: dict) -> Notification:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import numpy as np
 from django.db.models import Q
 
 from alerts.models import AIAlert, AIMetric, AlertType
-from credit.scoring import MODEL_NAME, RULES_VERSION
+from credit.scoring import MODEL_NAME, REASONS, RULES_VERSION, bands_of
 from sunusav.ml.registry import registry
 from sunusav.models import Member
 
@@ -64,4 +65,39 @@ def credit_health() -> dict:
         "age_seconds": status.get("age_seconds"),
         "active_version": status.get("active_version", status["model_version"]),
         "error": status["error"],
+    }
+
+
+_REASON_TEXTS = {code: (feature, fr, en) for feature, (code, fr, en) in REASONS.items()}
+
+
+def member_score(*, member_id: uuid.UUID) -> dict | None:
+    """Return a member's stored score, band, update time, reasons and model version (None: unknown member).
+
+    Score and time come from the member row; reasons, confidence and model
+    version from the latest `credit_score` metric (the decision that set it).
+    """
+    row = Member.objects.filter(pk=member_id).values("id", "credit_score", "credit_score_updated_at").first()
+    if row is None:
+        return None
+    score = None if row["credit_score"] is None else float(row["credit_score"])
+    latest = (
+        AIMetric.objects.filter(user_id=member_id, metric_key="credit_score")
+        .order_by("-created_at")
+        .values_list("meta", flat=True)
+        .first()
+    ) or {}
+    reasons = []
+    for code in latest.get("reasons") or []:
+        feature, fr, en = _REASON_TEXTS.get(code, ("", "", ""))
+        reasons.append({"code": code, "feature": feature, "fr": fr, "en": en})
+    return {
+        "member_id": row["id"],
+        "score": score,
+        "band": None if score is None else bands_of(np.array([score]))[0],
+        "updated_at": row["credit_score_updated_at"],
+        "reasons": reasons,
+        "confidence": latest.get("confidence"),
+        "model_version": latest.get("model_version"),
+        "fallback": latest.get("fallback"),
     }

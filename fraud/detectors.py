@@ -268,6 +268,7 @@ def _decisions(scores: np.ndarray) -> list[str]:
 
 def score_rows(rows: list[dict]) -> list[CheckResult]:
     """Score feature dicts (the five features each) in one vectorised pass; never raises."""
+    from sunusav import timings
     from sunusav.ml.registry import registry
 
     loaded = registry.get_active(MODEL_NAME)
@@ -277,6 +278,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         matrix = np.fromiter(
             itertools.chain.from_iterable(map(_feature_values, rows)), dtype=np.float64, count=n * len(FEATURES)
         ).reshape(n, len(FEATURES))
+        timings.mark("features")
         if loaded is not None:
             isolation, probability = loaded.model.anomaly(matrix)
             if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
@@ -285,6 +287,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         else:
             isolation = probability = None
             params = DEFAULT_PARAMS
+        timings.mark("model")
     except Exception as exc:
         # The model broke at predict time: drop it (the registry retries at its
         # next refresh) and apply the configured default to this request.
@@ -295,6 +298,7 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         scores, reasons = combine_rows(matrix, rows, probability, isolation, params)
         if not math.isfinite(float(scores.sum())):
             raise ValueError("non-finite fraud score")
+        timings.mark("rules")
     except Exception as exc:
         logger.exception("fraud rules failed")
         return [default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows]

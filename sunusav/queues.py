@@ -14,18 +14,25 @@ from django_q.models import Failure, Success
 from django_q.tasks import async_task
 
 from sunusav.brokers import HIGH, NORMAL, list_key, served_keys
+from sunusav.logs import current_request_id, request_id_bound
 
 QUEUES = ("credit", "fraud")
 
 
 def enqueue(func: str, *args, queue: str, priority: str = NORMAL, **kwargs) -> None:
-    """Enqueue `func(*args, **kwargs)` on a queue once the current transaction commits."""
+    """Enqueue `func(*args, **kwargs)` on a queue once the current transaction commits.
+
+    The job carries the enqueuing request's id (`sunusav.logs`), taken now: the
+    commit may run after the request's context has ended.
+    """
     if queue not in QUEUES:
         raise ValueError(f"queue must be one of {QUEUES}, not {queue!r}")
     key = list_key(queue, priority)  # validates the priority now, not after commit
+    request_id = current_request_id()
 
     def push():
-        async_task(func, *args, cluster=key, group=queue, **kwargs)
+        with request_id_bound(request_id):
+            async_task(func, *args, cluster=key, group=queue, **kwargs)
 
     transaction.on_commit(push)
 

@@ -35,3 +35,29 @@ def api_client():
 def anon_client():
     """A DRF client with no token."""
     return APIClient()
+
+
+# --- Observability: the whole run's logs, checked for secrets by the last test ------------
+LOG_AUDIT_TEST = "test_logs_of_the_whole_run_hold_no_secrets"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the log-content audit last, over everything the run logged."""
+    items.sort(key=lambda item: item.name == LOG_AUDIT_TEST)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_log_file(tmp_path_factory):
+    """Write every log record of the run, as JSON lines and unredacted, to one file."""
+    import logging
+
+    from sunusav.logs import JsonFormatter
+
+    path = tmp_path_factory.getbasetemp() / "test-run.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
