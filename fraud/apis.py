@@ -1,9 +1,7 @@
 """Fraud API views: one small view per operation; validation in serializers, work in services."""
 
-import json
-
-from django.conf import settings
-from rest_framework import exceptions, parsers, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -12,26 +10,14 @@ from rest_framework.views import APIView
 from fraud.selectors import fraud_health
 from fraud.serializers import (
     FraudBatchCheckInputSerializer,
+    FraudBatchCheckOutputSerializer,
     FraudCheckInputSerializer,
     FraudCheckOutputSerializer,
     FraudHealthOutputSerializer,
 )
 from fraud.services import InvalidCheckInput, fraud_checks_run
-
-
-class NumbersNamingJSONParser(parsers.JSONParser):
-    """Parse JSON, letting NaN and Infinity through so the serializer rejects them by field name.
-
-    DRF's strict parser refuses them before any field is known, and the answer
-    would not say which field was wrong.
-    """
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            return json.loads(stream.read().decode(encoding))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+from sunusav.api.parsers import NumbersNamingJSONParser
+from sunusav.api.schema import ERRORS, READ_ERRORS
 
 
 class JSONOnlyNegotiation(BaseContentNegotiation):
@@ -51,6 +37,7 @@ class FraudCheckApi(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
+    @extend_schema(request=FraudCheckInputSerializer, responses={200: FraudCheckOutputSerializer, **ERRORS})
     def post(self, request):
         serializer = FraudCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -69,6 +56,7 @@ class FraudBatchCheckApi(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
+    @extend_schema(request=FraudBatchCheckInputSerializer, responses={200: FraudBatchCheckOutputSerializer, **ERRORS})
     def post(self, request):
         serializer = FraudBatchCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -83,5 +71,6 @@ class FraudBatchCheckApi(APIView):
 class FraudHealthApi(APIView):
     """GET /api/fraud/health: the model in service, or `degraded` when the rules decide alone."""
 
+    @extend_schema(responses={200: FraudHealthOutputSerializer, **READ_ERRORS})
     def get(self, request):
         return Response(FraudHealthOutputSerializer(fraud_health()).data)

@@ -6,7 +6,7 @@ import uuid
 from django.conf import settings
 from rest_framework import serializers
 
-from sunusav.api.serializers import StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
+from sunusav.api.serializers import StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
 
 MAX_SATS = 21_000_000 * 100_000_000  # every bitcoin there will ever be
 
@@ -24,7 +24,7 @@ class SinceField(StrictFloatField):
 class FraudCheckInputSerializer(StrictSerializer):
     """The seed's body: who pays, the five features, and optionally the stored payment to hold."""
 
-    user_id = serializers.CharField(max_length=64, trim_whitespace=False)
+    user_id = StrictCharField(max_length=64, trim_whitespace=False)
     amount_sats = StrictIntegerField(min_value=1, max_value=MAX_SATS)
     time_since_last_sec = SinceField(min_value=0)
     invoices_last_min = StrictIntegerField(min_value=0, max_value=1_000_000)

@@ -1,12 +1,19 @@
 """Core API views: integration events from the main backend, queue statistics."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sunusav.api.schema import CONFLICT, ERRORS, READ_ERRORS
 from sunusav.models import Member, Tontine
 from sunusav.queues import get_queue_stats
-from sunusav.serializers import CycleCompletedInputSerializer, PaymentEventInputSerializer, PaymentEventOutputSerializer
+from sunusav.serializers import (
+    CycleCompletedInputSerializer,
+    CycleCompletedOutputSerializer,
+    PaymentEventInputSerializer,
+    PaymentEventOutputSerializer,
+)
 from sunusav.services import PaymentConflict, payment_event_process, tontine_members_rescore
 
 
@@ -23,6 +30,7 @@ class QueueStatsView(APIView):
         credit = serializers.DictField()
         fraud = serializers.DictField()
 
+    @extend_schema(responses={200: OutputSerializer, **READ_ERRORS})
     def get(self, request):
         stats = get_queue_stats()
         data = {queue: self.QueueSerializer(row).data for queue, row in stats.items()}
@@ -36,6 +44,9 @@ class PaymentEventApi(APIView):
     with a different body, 409.
     """
 
+    @extend_schema(
+        request=PaymentEventInputSerializer, responses={200: PaymentEventOutputSerializer, **ERRORS, **CONFLICT}
+    )
     def post(self, request):
         serializer = PaymentEventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -56,6 +67,7 @@ class PaymentEventApi(APIView):
 class CycleCompletedApi(APIView):
     """POST /api/events/cycle-completed: enqueue a credit check for every member of the tontine."""
 
+    @extend_schema(request=CycleCompletedInputSerializer, responses={202: CycleCompletedOutputSerializer, **ERRORS})
     def post(self, request):
         serializer = CycleCompletedInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

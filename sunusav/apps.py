@@ -8,6 +8,7 @@ class SunusavConfig(AppConfig):
 
     def ready(self):
         from sunusav import checks  # noqa: F401  (registers system checks)
+        from sunusav.api import schema  # noqa: F401  (registers the OpenAPI token scheme)
         from sunusav.logs import connect_job_signals, install_record_factory
 
         install_record_factory()  # every log record carries the request id

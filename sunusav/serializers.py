@@ -37,3 +37,8 @@ class CycleCompletedInputSerializer(StrictSerializer):
 
     tontine_id = serializers.UUIDField()
     round_number = StrictIntegerField(min_value=1, required=False)
+
+
+class CycleCompletedOutputSerializer(serializers.Serializer):
+    tontine_id = serializers.UUIDField()
+    enqueued = serializers.IntegerField(help_text="Credit checks enqueued, one per member.")

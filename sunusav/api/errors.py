@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from rest_framework import status
 from rest_framework.response import Response
@@ -11,10 +12,14 @@ logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    """Return DRF's answer, or a 503 JSON body when the database is unreachable."""
+    """Return DRF's answer, a 413 JSON body past the size limit, or a 503 when the database is unreachable."""
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
+    if isinstance(exc, RequestDataTooBig):
+        from sunusav.api.middleware import too_large_response
+
+        return too_large_response()
     if isinstance(exc, DatabaseError):
         logger.warning("database unavailable: %s", type(exc).__name__)
         return Response(

@@ -61,3 +61,14 @@ def batch_of(item_serializer: type[serializers.Serializer]) -> type[StrictSerial
 
     BatchSerializer.__name__ = f"{item_serializer.__name__.removesuffix('Serializer')}BatchSerializer"
     return BatchSerializer
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must arrive as a JSON string (DRF's CharField turns 0 or true into "0", "True")."""
+
+    default_error_messages = {"type": "Must be a JSON string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("type")
+        return super().to_internal_value(data)
