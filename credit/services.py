@@ -19,6 +19,9 @@ from alerts.services import alert_create, metric_record, notification_enqueue
 from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
+from sunusav import metrics, timings
+from sunusav.audit import input_hash
+from sunusav.logs import current_request_id
 from sunusav.ml.registry import registry
 from sunusav.models import Loan, Member
 
@@ -54,33 +57,51 @@ def _member_ids_known(user_ids: list[str]) -> dict[str, uuid.UUID]:
 # --- Predictions ---------------------------------------------------------------------------
 
 
+def _model_stage(fallback: bool) -> str:
+    # The rule scorecard answering in the model's place is the `rules` stage.
+    return "rules" if fallback else "model"
+
+
 def predict(*, features: dict[str, float]) -> Prediction:
     """Score one feature row, with reasons (no write)."""
-    return score_matrix(_matrix([features]), reasons=True).prediction(0)
+    X = _matrix([features])
+    timings.mark("features")
+    prediction = score_matrix(X, reasons=True).prediction(0)
+    timings.mark(_model_stage(prediction.fallback))
+    return prediction
 
 
 def predict_many(*, rows: list[dict[str, float]]) -> list[Prediction]:
     """Score many rows in one call; reasons only for declines (they cost about 1 ms a row)."""
-    batch = score_matrix(_matrix(rows), reasons=True, reasons_below=DECISION_THRESHOLD)
+    X = _matrix(rows)
+    timings.mark("features")
+    batch = score_matrix(X, reasons=True, reasons_below=DECISION_THRESHOLD)
+    timings.mark(_model_stage(batch.fallback))
     return [batch.prediction(i) for i in range(len(rows))]
 
 
 @transaction.atomic
 def prediction_audited(*, user_id: str, features: dict[str, float], token: str) -> Prediction:
-    """Score one row for the API and write its `ai_metrics` audit row."""
+    """Score one row for the API and write its `ai_metrics` audit row (with request id and stage timings)."""
+    timings.mark("validation")
     prediction = predict(features=features)
     member_id = _member_ids_known([user_id]).get(user_id)
+    timings.mark("features")
     _async_commit_for_audit()
     _metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
+    timings.mark("writes")
+    metrics.count_credit_predictions([prediction.band], prediction.fallback)
     return prediction
 
 
 @transaction.atomic
 def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     """Score a batch for the API (results in input order) and write one audit row per item."""
+    timings.mark("validation")
     rows = [{name: item[name] for name in FEATURES} for item in items]
     predictions = predict_many(rows=rows)
     known = _member_ids_known([item["user_id"] for item in items])
+    timings.mark("features")
     _async_commit_for_audit()
     _metrics_insert(
         [
@@ -88,13 +109,19 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
             for item, row, p in zip(items, rows, predictions, strict=True)
         ]
     )
+    timings.mark("writes")
+    if predictions:
+        metrics.count_credit_predictions([p.band for p in predictions], predictions[0].fallback)
     return predictions
 
 
 def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: bool = False) -> dict:
+    # request_id links the row to the API call's log line; stages_us are the
+    # stage timings up to the audit write (see sunusav.timings).
     return {
         "user_id": user_id,
         "features": features,
+        "input_hash": input_hash({"user_id": user_id, **features}),
         "model_version": p.model_version,
         "fallback": p.fallback,
         "confidence": p.confidence,
@@ -102,6 +129,8 @@ def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: 
         "reasons": [r["code"] for r in p.reasons],
         "source": "api.batch-predict" if batch else "api.predict",
         "token": token,
+        "request_id": current_request_id(),
+        "stages_us": timings.snapshot(),
     }
 
 
@@ -175,6 +204,7 @@ def create_credit_alert(
         "limit_xof": limit,
         "currency": "XOF",
         "model_version": model_version,
+        "request_id": current_request_id(),
     }
     try:
         with transaction.atomic():
@@ -367,26 +397,48 @@ def stale_members_enqueue(*, stale_days: int, chunk: int) -> int:
 # --- Worker jobs ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def member_credit_check(*, member_id: uuid.UUID, run_id: str) -> str:
-    """Score one member from the database, save the score, and reward a high score.
+    """Score one member from the database, save the score, and reward a high score (see `members_credit_check`)."""
+    return members_credit_check(member_ids=[member_id], run_id=run_id).get(member_id, "gone")
 
-    The worker's job (django-q2 delivers at least once): the member row is
-    locked and a `credit_score` metric of this `run_id` marks the job done, so a
-    second delivery changes nothing. A score good enough for an offer opens one
-    `credit_offer` alert (at most one open per member), pre-approves the
-    microloan it offers (the reward: a `loans` row in status `offered`) and
-    queues the member's notification, all in the same transaction.
-    Returns what happened: `scored`, `already-done` or `gone`.
+
+def members_credit_check(*, member_ids: list[uuid.UUID], run_id: str) -> dict[uuid.UUID, str]:
+    """Score members from the database, save their scores, and reward high scores.
+
+    The workers' job (django-q2 delivers at least once). Features and scores
+    come for the whole list in a few queries and one predict; then each member
+    is written in a transaction of its own, under a lock on the member row,
+    where a `credit_score` metric of this `run_id` marks the member done, so a
+    redelivered or concurrent job changes nothing. A score good enough for an
+    offer opens one `credit_offer` alert (at most one open per member),
+    pre-approves the microloan it offers (the reward: a `loans` row in status
+    `offered`) and queues the member's notification, in that same transaction.
+    Returns each member's outcome: `scored`, `already-done` or `gone`.
     """
+    done = set(
+        AIMetric.objects.filter(user_id__in=member_ids, metric_key=SCORE_KEY, meta__run_id=run_id).values_list(
+            "user_id", flat=True
+        )
+    )
+    outcomes = {m: "already-done" for m in member_ids if m in done}
+    todo = [m for m in member_ids if m not in done]
+    if not todo:
+        return outcomes
+    # Reasons only for declines: they cost about 1 ms a row.
+    batch = score_matrix(features_for_members(todo), reasons=True, reasons_below=DECISION_THRESHOLD)
+    for i, member_id in enumerate(todo):
+        outcomes[member_id] = _credit_check_apply(member_id=member_id, prediction=batch.prediction(i), run_id=run_id)
+    return outcomes
+
+
+@transaction.atomic
+def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id: str) -> str:
     member = Member.objects.select_for_update().filter(pk=member_id).first()
     if member is None:
         return "gone"
     if AIMetric.objects.filter(user=member, metric_key=SCORE_KEY, meta__run_id=run_id).exists():
         return "already-done"
     previous = None if member.credit_score is None else float(member.credit_score)
-    batch = score_matrix(features_for_members([member.pk]), reasons=True)
-    prediction = batch.prediction(0)
     save_score(
         member=member,
         score=prediction.score,
@@ -398,6 +450,7 @@ def member_credit_check(*, member_id: uuid.UUID, run_id: str) -> str:
             "fallback": prediction.fallback,
             "reasons": [r["code"] for r in prediction.reasons],
             "source": "credit_check",
+            "request_id": current_request_id(),  # the request that enqueued the job
         },
     )
     if previous is None or bands_of(np.array([previous]))[0] != prediction.band:

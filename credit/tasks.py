@@ -34,12 +34,12 @@ def credit_check(member_id: str, run_id: str) -> str:
 
 
 def credit_check_batch(member_ids: list[str], run_id: str) -> dict[str, int]:
-    """Check several members, each in its own transaction (a retry skips those already done)."""
-    outcomes: dict[str, int] = {}
-    for member_id in member_ids:
-        outcome = services.member_credit_check(member_id=uuid.UUID(member_id), run_id=run_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    """Check several members (one predict, a transaction each: a retry skips those already done)."""
+    outcomes = services.members_credit_check(member_ids=[uuid.UUID(m) for m in member_ids], run_id=run_id)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def enqueue_credit_check(member_id, priority: str = NORMAL, *, run_id: str | None = None) -> str:
