@@ -1,8 +1,12 @@
 """Shared fixtures: API clients with and without the internal token, factories."""
 
+import os
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +65,20 @@ def run_log_file(tmp_path_factory):
     yield path
     root.removeHandler(handler)
     handler.close()
+
+
+@pytest.fixture
+def redis_url():
+    """An emptied Redis database for broker tests; CI fails rather than skips without one."""
+    import redis
+
+    client = redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {TEST_REDIS_URL} is required under CI=true")
+        pytest.skip("Redis not reachable")
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()

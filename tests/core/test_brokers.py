@@ -1,6 +1,5 @@
 """The brokers keep a job until it is acknowledged, and serve high priority first."""
 
-import os
 import time
 
 import pytest
@@ -8,25 +7,12 @@ from django_q.conf import Conf
 
 from sunusav.brokers import PriorityORM, ReliableRedis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
-def redis_conf(monkeypatch):
-    import redis
-
-    try:
-        redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required under CI=true")
-        pytest.skip("Redis not reachable")
-    monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
+def redis_conf(monkeypatch, redis_url):
+    monkeypatch.setattr(Conf, "REDIS", redis_url)
     monkeypatch.setattr(Conf, "RETRY", 1)
     monkeypatch.setattr(Conf, "POLL", 0.01)
-    redis.from_url(REDIS_URL).flushdb()
-    yield
-    redis.from_url(REDIS_URL).flushdb()
 
 
 def _drain(broker, n):

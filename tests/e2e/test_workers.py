@@ -4,7 +4,6 @@ Runs on the test database of the suite (SQLite file or PostgreSQL) with the
 ORM broker, then with the Redis broker at TEST_REDIS_URL.
 """
 
-import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,6 @@ from tests.jobs_support import LiveCluster, wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BATCH = 2000
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Short timeouts so the jobs a SIGKILL interrupts come back within seconds.
 CLUSTER_ENV = {"Q_WORKERS": "2", "Q_CREDIT_TIMEOUT": "8", "Q_FRAUD_TIMEOUT": "8", "Q_RETRY": "10"}
 
@@ -76,23 +74,11 @@ def test_orm_broker_survives_sigkill_mid_batch():
     _kill_mid_batch_and_recover(CLUSTER_ENV)
 
 
-def test_redis_broker_survives_sigkill_mid_batch(monkeypatch):
-    import redis
-
-    try:
-        redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {REDIS_URL} is required under CI=true")
-        pytest.skip("Redis not reachable")
-    redis.from_url(REDIS_URL).flushdb()
+def test_redis_broker_survives_sigkill_mid_batch(monkeypatch, redis_url):
     monkeypatch.setattr(Conf, "BROKER_CLASS", "sunusav.brokers.ReliableRedis")
-    monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
+    monkeypatch.setattr(Conf, "REDIS", redis_url)
     monkeypatch.setattr(Conf, "ORM", None)
-    try:
-        _kill_mid_batch_and_recover({**CLUSTER_ENV, "REDIS_URL": REDIS_URL})
-    finally:
-        redis.from_url(REDIS_URL).flushdb()
+    _kill_mid_batch_and_recover({**CLUSTER_ENV, "REDIS_URL": redis_url})
 
 
 def test_a_job_run_twice_changes_nothing_the_second_time():
