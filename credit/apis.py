@@ -1,22 +1,21 @@
 """Credit API: one small view per operation (X-Internal-Token required by the DRF defaults)."""
 
-from rest_framework.parsers import JSONParser
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credit import selectors, services
 from credit.serializers import (
     CreditBatchInputSerializer,
+    CreditBatchOutputSerializer,
     CreditFeaturesInputSerializer,
     CreditHealthOutputSerializer,
     CreditPredictionOutputSerializer,
+    MemberScoreOutputSerializer,
 )
-
-
-class NonFiniteTolerantJSONParser(JSONParser):
-    """Parse NaN/Infinity literals so the field's own check rejects them by name."""
-
-    strict = False
+from sunusav.api.parsers import NumbersNamingJSONParser
+from sunusav.api.schema import ERRORS, READ_ERRORS
 
 
 def _output(user_id: str, prediction) -> dict:
@@ -26,8 +25,9 @@ def _output(user_id: str, prediction) -> dict:
 class CreditPredictApi(APIView):
     """Score one member's features; the answer is audited in `ai_metrics`."""
 
-    parser_classes = [NonFiniteTolerantJSONParser]
+    parser_classes = [NumbersNamingJSONParser]
 
+    @extend_schema(request=CreditFeaturesInputSerializer, responses={200: CreditPredictionOutputSerializer, **ERRORS})
     def post(self, request):
         serializer = CreditFeaturesInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -40,8 +40,12 @@ class CreditPredictApi(APIView):
 class CreditBatchPredictApi(APIView):
     """Score up to API_BATCH_LIMIT items; results in the same order."""
 
-    parser_classes = [NonFiniteTolerantJSONParser]
+    parser_classes = [NumbersNamingJSONParser]
 
+    @extend_schema(
+        request=CreditBatchInputSerializer,
+        responses={200: CreditBatchOutputSerializer, **ERRORS},
+    )
     def post(self, request):
         serializer = CreditBatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -54,5 +58,19 @@ class CreditBatchPredictApi(APIView):
 class CreditHealthApi(APIView):
     """Return the active model version, its age, and `ok` or `degraded`."""
 
+    @extend_schema(responses={200: CreditHealthOutputSerializer, **READ_ERRORS})
     def get(self, request):
         return Response(CreditHealthOutputSerializer(selectors.credit_health()).data)
+
+
+class CreditMemberScoreApi(APIView):
+    """GET /api/credit/members/<id>/score: the member's stored score, band, reasons and model version."""
+
+    @extend_schema(
+        responses={200: MemberScoreOutputSerializer, 404: OpenApiResponse(description="Unknown member."), **READ_ERRORS}
+    )
+    def get(self, request, member_id):
+        score = selectors.member_score(member_id=member_id)
+        if score is None:
+            raise NotFound("Unknown member.")
+        return Response(MemberScoreOutputSerializer(score).data)

@@ -10,10 +10,11 @@ already-plain dicts, for the same reason.
 
 import math
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from sunusav.api.serializers import StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
+from sunusav.api.serializers import StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
 
 _FLOATS = ("tontine_contributions", "mobile_tx_volume", "avg_payment_delay_days")
 _INTS = ("contributions_count", "community_endorsements")
@@ -52,7 +53,7 @@ def _plain_item(data) -> dict | None:
 class CreditFeaturesInputSerializer(StrictSerializer):
     """The seed's predict body: `user_id` and the six features."""
 
-    user_id = serializers.CharField(max_length=_USER_ID_MAX, allow_blank=False)
+    user_id = StrictCharField(max_length=_USER_ID_MAX, allow_blank=False)
     tontine_contributions = StrictFloatField(min_value=0)
     punctuality_rate = StrictFloatField(min_value=0, max_value=1)
     contributions_count = StrictIntegerField(min_value=0)
@@ -75,6 +76,7 @@ class _PlainOutputSerializer(serializers.Serializer):
         return {name: instance[name] for name in self._declared_fields}
 
 
+@extend_schema_serializer(component_name="CreditReason")
 class ReasonSerializer(_PlainOutputSerializer):
     code = serializers.CharField()
     feature = serializers.CharField()
@@ -93,6 +95,12 @@ class CreditPredictionOutputSerializer(_PlainOutputSerializer):
     fallback = serializers.BooleanField()
 
 
+class CreditBatchOutputSerializer(serializers.Serializer):
+    """`{"results": [...]}`, in the order of the input items (for the OpenAPI schema)."""
+
+    results = CreditPredictionOutputSerializer(many=True)
+
+
 class CreditHealthOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     model_version = serializers.CharField()
@@ -101,3 +109,23 @@ class CreditHealthOutputSerializer(serializers.Serializer):
     trained_at = serializers.CharField(allow_null=True)
     age_seconds = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_null=True)
+
+
+class MemberScoreReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    feature = serializers.CharField()
+    fr = serializers.CharField()
+    en = serializers.CharField()
+
+
+class MemberScoreOutputSerializer(serializers.Serializer):
+    """A member's stored score (the seed's `getScore(userId)`); nulls until first scored."""
+
+    member_id = serializers.UUIDField()
+    score = serializers.FloatField(allow_null=True)
+    band = serializers.CharField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    reasons = MemberScoreReasonSerializer(many=True)
+    confidence = serializers.FloatField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)
+    fallback = serializers.BooleanField(allow_null=True)

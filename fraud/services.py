@@ -34,6 +34,9 @@ from alerts.services import alert_create, metric_record
 from fraud.detectors import CheckResult, score_rows
 from fraud.features import FEATURES
 from fraud.selectors import fraud_alert_for_payment, members_by_reference, payments_by_id
+from sunusav import metrics, timings
+from sunusav.audit import check_input_hash
+from sunusav.logs import current_request_id
 from sunusav.models import Member, Payment
 
 METRIC_KEY = "fraud_check"
@@ -65,6 +68,7 @@ def check_transactions(*, items: list[dict]) -> list[CheckResult]:
     latency_ms = (time.perf_counter_ns() - started) / 1e6
     for result in results:
         result.latency_ms = latency_ms
+    metrics.count_fraud_decisions(results)
     return results
 
 
@@ -87,6 +91,7 @@ def _metric_meta(
         "default_action_applied": result.default_action_applied,
         "error": result.error,
         "features": {name: features[name] for name in FEATURES},
+        "input_hash": check_input_hash(user_ref, features, str(payment.pk) if payment else None),
         "payment_id": str(payment.pk) if payment else None,
         "user_id": user_ref,
         "token": token,
@@ -109,10 +114,22 @@ def record_fraud_check(
         member=member,
         key=METRIC_KEY,
         value=result.fraud_score,
-        meta=_metric_meta(
-            result=result, features=features, payment=payment, user_ref=user_ref, token=token, replay=replay
-        ),
+        meta={
+            **_metric_meta(
+                result=result, features=features, payment=payment, user_ref=user_ref, token=token, replay=replay
+            ),
+            **_trace_meta(),
+        },
     )
+
+
+def _trace_meta() -> dict:
+    # The request (or job) behind the decision, and its stage timings so far (sunusav.timings).
+    trace = {"request_id": current_request_id()}
+    stages = timings.snapshot()
+    if stages is not None:
+        trace["stages_us"] = stages
+    return trace
 
 
 def _alert_payload(*, payment: Payment, result: CheckResult, features: dict) -> dict:
@@ -128,6 +145,7 @@ def _alert_payload(*, payment: Payment, result: CheckResult, features: dict) -> 
         "default_action_applied": result.default_action_applied,
         "isolation_score": result.isolation_score,
         "amount_sats": payment.amount_sats,
+        "request_id": current_request_id(),
     }
 
 
@@ -168,6 +186,7 @@ def payment_check(*, payment: Payment, features: dict, user_ref: str = "", token
     Commits synchronously: the hold must be durable before the caller hears of it.
     """
     locked = Payment.objects.select_for_update().select_related("member").get(pk=payment.pk)
+    timings.mark("features")
     existing = fraud_alert_for_payment(payment_id=locked.pk)
     if existing is not None:
         result, replay = _result_from_alert(existing), True
@@ -178,6 +197,7 @@ def payment_check(*, payment: Payment, features: dict, user_ref: str = "", token
         if result.decision == "hold" and locked.status in HOLDABLE:
             locked.status = Payment.Status.HELD
             locked.save(update_fields=["status"])
+    timings.mark("writes")
     record_fraud_check(
         member=locked.member,
         payment=locked,
@@ -205,6 +225,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     Raises `InvalidCheckInput` before writing anything when a payment is
     unknown or belongs to another member than `user_id`.
     """
+    timings.mark("validation")
     payment_ids = {item["payment_id"] for item in items if item.get("payment_id")}
     payments = payments_by_id(payment_ids=payment_ids) if payment_ids else {}
     errors: dict[int, dict[str, list[str]]] = {}
@@ -225,6 +246,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     if plain:
         results = check_transactions(items=[items[i] for i in plain])
         members = members_by_reference(references={items[i]["user_id"] for i in plain})
+        timings.mark("features")
         rows = []
         for i, result in zip(plain, results, strict=True):
             item = items[i]
@@ -237,6 +259,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
             with transaction.atomic():
                 _commit_without_waiting_for_disk()
                 _metrics_insert(rows)
+        timings.mark("writes")
     for index, item in enumerate(items):
         if item.get("payment_id"):
             checked[index] = payment_check(
@@ -281,6 +304,7 @@ def _plain_meta_json(result: CheckResult, item: dict, token: str) -> str:
         f'"invoices_last_min":{_json_number(item["invoices_last_min"])},'
         f'"device_changes":{_json_number(item["device_changes"])},'
         f'"location_changes":{_json_number(item["location_changes"])}}},'
+        f'"input_hash":"{check_input_hash(item["user_id"], item, None)}",'
         f'"payment_id":null,"user_id":{encode_basestring_ascii(item["user_id"])},'
         f'"token":{encode_basestring_ascii(token or "")},"replay":false}}'
     )
@@ -309,6 +333,8 @@ def _metrics_insert(rows: list[tuple]) -> None:
     # uuid). created_at comes from the column's database default, as for the
     # backend's own rows.
     fields = {name: AIMetric._meta.get_field(name) for name in ("user", "metric_value")}
+    # The request id and stage timings, spliced into each row's JSON object once encoded.
+    trace = _json_encode(_trace_meta())[1:-1]
     table = connection.ops.quote_name(AIMetric._meta.db_table)
     cast = (lambda t: f"CAST(%s AS {t})") if connection.vendor == "postgresql" else (lambda t: "%s")
     prepared = [
@@ -317,7 +343,7 @@ def _metrics_insert(rows: list[tuple]) -> None:
             fields["user"].get_db_prep_save(user_id, connection),
             METRIC_KEY,
             fields["metric_value"].get_db_prep_save(score, connection),
-            meta if type(meta) is str else _json_encode(meta),
+            (meta if type(meta) is str else _json_encode(meta))[:-1] + "," + trace + "}",
         )
         for metric_id, (user_id, score, meta) in zip(_time_ordered_ids(len(rows)), rows, strict=True)
     ]

@@ -196,7 +196,7 @@ USE_TZ = True
 # --- Static files (whitenoise) ------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -242,12 +242,7 @@ NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=9
 # one cluster); "credit" when credit and fraud clusters run apart.
 Q_SCHEDULE_CLUSTER = env.str("Q_SCHEDULE_CLUSTER", default="") or None
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# LOGGING: see "Observability" below.
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
@@ -283,3 +278,89 @@ CREDIT_SCORE_CHUNK = env.int("CREDIT_SCORE_CHUNK", default=5000)
 # The nightly job rescores members whose score is older than this.
 CREDIT_STALE_DAYS = env.int("CREDIT_STALE_DAYS", default=7)
 # --- end Credit -------------------------------------------------------------------------
+
+# --- Security and limits (issue 7) ----------------------------------------------------
+# Per-token fixed-window limit on the shared cache (sunusav/api/throttling.py):
+# "N/s", "N/min", "N/h"; empty disables it. The default (3,000 a second per
+# token) sits well above the fraud check's 1,000 requests/s target.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="180000/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["sunusav.api.throttling.InternalTokenRateThrottle"]
+# Largest request body (bytes): 413 JSON past it on /api/. A full batch of 1,000
+# items is ~250 kB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+MIDDLEWARE.insert(1, "sunusav.api.middleware.ApiBodySizeLimitMiddleware")
+
+# OpenAPI (drf-spectacular) at /api/schema/, docs at /api/docs/ with Swagger UI
+# served from the sidecar package's static files (no CDN).
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "axes"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SunuSàv Risk Ops API",
+    "DESCRIPTION": "Internal risk API: credit scoring, fraud checks, events. Every call needs X-Internal-Token.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DecisionEnum": ["allow", "review", "hold"]},
+    "PREPROCESSING_HOOKS": ["sunusav.api.schema.api_paths_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sunusav.api.schema.strict_request_bodies",
+    ],
+}
+
+# Admin lockout (django-axes) on the shared cache: a username is locked after
+# AXES_FAILURE_LIMIT failed logins, for AXES_COOLOFF_HOURS, in every process.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Accounts, not addresses, are locked: behind the proxy every analyst shares
+# one address, and an address lock would shut the whole team out.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+
+if not DEBUG:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see above).
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]  # load balancers probe over plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_HTTPONLY = True
+# --- end Security and limits ------------------------------------------------------------
+
+# --- Observability (issue 10) -------------------------------------------------------------
+# First middleware: request id (X-Request-ID, validated, or generated; echoed in
+# the response), per-stage timer, latency histogram, one JSON log line per request.
+MIDDLEWARE.insert(0, "sunusav.middleware.ObservabilityMiddleware")
+# /metrics answers the internal token; callers from these networks (CIDRs, e.g. the
+# Prometheus server's private subnet) may scrape without it. Empty: token only.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Logs: one JSON object per line on stderr (LOG_FORMAT=plain for a terminal), tokens
+# and phone-like strings masked by the `redact` filter as a safety net.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "sunusav.logs.Redact"}},
+    "formatters": {
+        "json": {"()": "sunusav.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+# --- end Observability ----------------------------------------------------------------------

@@ -2,16 +2,26 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from sunusav import apis, health
+from sunusav import apis, health, metrics
 
 urlpatterns = [
     path("health", health.health, name="health"),
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
+    path("api/alerts", include("alerts.urls")),
     path("api/credit/", include("credit.urls")),
     path("api/fraud/", include("fraud.urls")),
     path("api/queues/stats", apis.QueueStatsView.as_view(), name="queue-stats"),
     path("api/events/payment", apis.PaymentEventApi.as_view(), name="event-payment"),
     path("api/events/cycle-completed", apis.CycleCompletedApi.as_view(), name="event-cycle-completed"),
+    # OpenAPI: public, like /health (describes the API, grants nothing).
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        name="api-docs",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
