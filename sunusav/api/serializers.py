@@ -35,7 +35,11 @@ class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             self.fail("type")
-        if not math.isfinite(data):
+        try:
+            finite = math.isfinite(data)
+        except OverflowError:  # a JSON integer beyond any float
+            finite = False
+        if not finite:
             self.fail("finite")
         return super().to_internal_value(data)
 

@@ -48,3 +48,14 @@ def test_public_health_needs_no_token():
     body = response.json()
     assert body["status"] in {"ok", "degraded"}
     assert set(body) == {"status", "models"}
+
+
+def test_strict_float_refuses_an_integer_beyond_any_float():
+    from rest_framework.exceptions import ValidationError
+
+    from sunusav.api.serializers import StrictFloatField
+
+    field = StrictFloatField()
+    with pytest.raises(ValidationError) as excinfo:
+        field.run_validation(10**400)
+    assert "finite" in str(excinfo.value)
