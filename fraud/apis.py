@@ -1,7 +1,7 @@
 """Fraud API views: one small view per operation; validation in serializers, work in services."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -15,9 +15,9 @@ from fraud.serializers import (
     FraudCheckOutputSerializer,
     FraudHealthOutputSerializer,
 )
-from fraud.services import InvalidCheckInput, fraud_checks_run
+from fraud.services import InvalidCheckInput, PaymentCheckConflict, fraud_checks_run
 from sunusav.api.parsers import NumbersNamingJSONParser
-from sunusav.api.schema import ERRORS, READ_ERRORS
+from sunusav.api.schema import CONFLICT, ERRORS, READ_ERRORS
 
 
 class JSONOnlyNegotiation(BaseContentNegotiation):
@@ -37,7 +37,7 @@ class FraudCheckApi(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
-    @extend_schema(request=FraudCheckInputSerializer, responses={200: FraudCheckOutputSerializer, **ERRORS})
+    @extend_schema(request=FraudCheckInputSerializer, responses={200: FraudCheckOutputSerializer, **ERRORS, **CONFLICT})
     def post(self, request):
         serializer = FraudCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -46,6 +46,8 @@ class FraudCheckApi(APIView):
             (checked,) = fraud_checks_run(items=[item], token=request.auth)
         except InvalidCheckInput as exc:
             raise serializers.ValidationError(exc.errors[0]) from exc
+        except PaymentCheckConflict:
+            return _conflict()
         return Response(FraudCheckOutputSerializer((item, checked)).data)
 
 
@@ -56,7 +58,9 @@ class FraudBatchCheckApi(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
-    @extend_schema(request=FraudBatchCheckInputSerializer, responses={200: FraudBatchCheckOutputSerializer, **ERRORS})
+    @extend_schema(
+        request=FraudBatchCheckInputSerializer, responses={200: FraudBatchCheckOutputSerializer, **ERRORS, **CONFLICT}
+    )
     def post(self, request):
         serializer = FraudBatchCheckInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -65,7 +69,15 @@ class FraudBatchCheckApi(APIView):
             checked = fraud_checks_run(items=items, token=request.auth)
         except InvalidCheckInput as exc:
             raise serializers.ValidationError({"items": [exc.errors.get(i, {}) for i in range(len(items))]}) from exc
+        except PaymentCheckConflict:
+            return _conflict()
         return Response({"results": FraudCheckOutputSerializer(list(zip(items, checked, strict=True)), many=True).data})
+
+
+def _conflict() -> Response:
+    return Response(
+        {"payment_id": ["This payment was already checked with a different body."]}, status=status.HTTP_409_CONFLICT
+    )
 
 
 class FraudHealthApi(APIView):

@@ -44,6 +44,14 @@ HOLDABLE = {Payment.Status.PENDING, Payment.Status.SETTLED}
 ALERTED_DECISIONS = {"hold", "review"}
 
 
+class PaymentCheckConflict(Exception):
+    """A payment already checked through the API with a different body."""
+
+    def __init__(self, payment_id: str):
+        super().__init__(payment_id)
+        self.payment_id = payment_id
+
+
 class InvalidCheckInput(Exception):
     """Input that passed the serializer but not the database (unknown payment ...): {index: {field: [msg]}}."""
 
@@ -180,12 +188,23 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
 
 
 @transaction.atomic
-def payment_check(*, payment: Payment, features: dict, user_ref: str = "", token: str = "") -> CheckedItem:
+def payment_check(
+    *, payment: Payment, features: dict, user_ref: str = "", token: str = "", input_hash: str = ""
+) -> CheckedItem:
     """Check a stored payment once: hold it and alert when suspicious; a repeat replays the first decision.
 
-    Commits synchronously: the hold must be durable before the caller hears of it.
+    `input_hash` (API calls) pins the body of the first check of this payment:
+    a later check with another body raises `PaymentCheckConflict` and changes
+    nothing. Commits synchronously: the hold must be durable before the caller
+    hears of it.
     """
     locked = Payment.objects.select_for_update().select_related("member").get(pk=payment.pk)
+    if input_hash:
+        if locked.check_input_hash and locked.check_input_hash != input_hash:
+            raise PaymentCheckConflict(str(locked.pk))
+        if not locked.check_input_hash:
+            locked.check_input_hash = input_hash
+            locked.save(update_fields=["check_input_hash"])
     timings.mark("features")
     existing = fraud_alert_for_payment(payment_id=locked.pk)
     if existing is not None:
@@ -223,7 +242,8 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     Items naming a stored payment go through `payment_check` (hold + alert);
     the others are scored in one pass and audited in one asynchronous commit.
     Raises `InvalidCheckInput` before writing anything when a payment is
-    unknown or belongs to another member than `user_id`.
+    unknown or belongs to another member than `user_id`, and
+    `PaymentCheckConflict` when a payment was checked before with another body.
     """
     timings.mark("validation")
     payment_ids = {item["payment_id"] for item in items if item.get("payment_id")}
@@ -238,6 +258,11 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
             errors[index] = {"payment_id": ["Unknown payment."]}
         elif _normalise_ref(item["user_id"]) != str(payment.member_id):
             errors[index] = {"user_id": ["Does not match the payment's member."]}
+        elif payment.check_input_hash and payment.check_input_hash != check_input_hash(
+            item["user_id"], item, str(payment_id)
+        ):
+            # Refused before anything is written; payment_check re-checks under the row lock.
+            raise PaymentCheckConflict(str(payment_id))
     if errors:
         raise InvalidCheckInput(errors)
 
@@ -263,7 +288,11 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     for index, item in enumerate(items):
         if item.get("payment_id"):
             checked[index] = payment_check(
-                payment=payments[item["payment_id"]], features=item, user_ref=item["user_id"], token=token
+                payment=payments[item["payment_id"]],
+                features=item,
+                user_ref=item["user_id"],
+                token=token,
+                input_hash=check_input_hash(item["user_id"], item, str(item["payment_id"])),
             )
     return checked
 

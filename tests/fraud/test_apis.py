@@ -151,3 +151,32 @@ def test_bad_item_in_batch_is_named_by_position(api_client, fraud_model):
     payment.refresh_from_db()
     assert payment.status == Payment.Status.PENDING
     assert not AIMetric.objects.exists() and not AIAlert.objects.exists()
+
+
+@pytest.mark.django_db
+def test_same_payment_checked_with_another_body_is_409_and_changes_nothing(api_client):
+    from alerts.models import AIMetric
+    from tests.factories import PaymentFactory
+
+    payment = PaymentFactory()
+    body = {
+        "user_id": str(payment.member_id),
+        "payment_id": str(payment.pk),
+        "amount_sats": 5_000,
+        "time_since_last_sec": 3600.0,
+        "invoices_last_min": 0,
+        "device_changes": 0,
+        "location_changes": 0,
+    }
+    first = api_client.post("/api/fraud/check", body, format="json")
+    assert first.status_code == 200
+    again = api_client.post("/api/fraud/check", body, format="json")
+    assert again.status_code == 200 and again.json()["decision"] == first.json()["decision"]
+    rows = AIMetric.objects.count()
+    conflict = api_client.post("/api/fraud/check", {**body, "amount_sats": 900_000}, format="json")
+    assert conflict.status_code == 409 and "payment_id" in conflict.json()
+    batch = api_client.post("/api/fraud/batch-check", {"items": [{**body, "invoices_last_min": 9}]}, format="json")
+    assert batch.status_code == 409
+    assert AIMetric.objects.count() == rows
+    payment.refresh_from_db()
+    assert payment.status != "held"
