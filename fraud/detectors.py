@@ -259,6 +259,9 @@ def default_action_result(*, model_version: str | None, error: str) -> CheckResu
     )
 
 
+RULES_VERSION = "rules-v1"
+
+
 def _decisions(scores: np.ndarray) -> list[str]:
     if len(scores) <= _SCALAR_ROWS:
         return [decide(score) for score in scores.tolist()]
@@ -272,7 +275,8 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
     from sunusav.ml.registry import registry
 
     loaded = registry.get_active(MODEL_NAME)
-    version = loaded.version if loaded else None
+    # The rules answering alone still name what decided (as credit's `rules-v1` does).
+    version = loaded.version if loaded else RULES_VERSION
     n = len(rows)
     try:
         matrix = np.fromiter(

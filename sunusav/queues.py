@@ -8,6 +8,8 @@ failed jobs per queue whichever cluster ran them.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django_q.brokers import get_broker
 from django_q.models import Failure, Success
@@ -18,12 +20,21 @@ from sunusav.logs import current_request_id, request_id_bound
 
 QUEUES = ("credit", "fraud")
 
+logger = logging.getLogger(__name__)
 
-def enqueue(func: str, *args, queue: str, priority: str = NORMAL, **kwargs) -> None:
+
+class QueueUnavailable(Exception):
+    """The broker refused a job (Redis down...): the caller must hear of it, not lose it."""
+
+
+def enqueue(func: str, *args, queue: str, priority: str = NORMAL, best_effort: bool = False, **kwargs) -> None:
     """Enqueue `func(*args, **kwargs)` on a queue once the current transaction commits.
 
     The job carries the enqueuing request's id (`sunusav.logs`), taken now: the
-    commit may run after the request's context has ended.
+    commit may run after the request's context has ended. If the broker is
+    unreachable, `QueueUnavailable` is raised (the API answers 503 and the
+    caller retries: every write before it is idempotent); `best_effort` jobs
+    (nudges whose work a schedule also picks up) only log the failure.
     """
     if queue not in QUEUES:
         raise ValueError(f"queue must be one of {QUEUES}, not {queue!r}")
@@ -32,7 +43,13 @@ def enqueue(func: str, *args, queue: str, priority: str = NORMAL, **kwargs) -> N
 
     def push():
         with request_id_bound(request_id):
-            async_task(func, *args, cluster=key, group=queue, **kwargs)
+            try:
+                async_task(func, *args, cluster=key, group=queue, **kwargs)
+            except Exception as exc:
+                if best_effort:
+                    logger.warning("could not enqueue %s on %s: %s", func, queue, type(exc).__name__)
+                    return
+                raise QueueUnavailable(f"the {queue} queue is unavailable ({type(exc).__name__})") from exc
 
     transaction.on_commit(push)
 

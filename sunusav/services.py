@@ -75,7 +75,8 @@ def payment_screen(*, payment: Payment, token: str = ""):
             dedupe_key=f"payment_held:{payment.pk}",
             context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
         )
-        enqueue("alerts.tasks.deliver_notifications", queue="fraud", priority=HIGH)
+        # A nudge: the every-minute schedule delivers the outbox anyway.
+        enqueue("alerts.tasks.deliver_notifications", queue="fraud", priority=HIGH, best_effort=True)
     return checked
 
 

@@ -20,6 +20,15 @@ def exception_handler(exc, context):
         from sunusav.api.middleware import too_large_response
 
         return too_large_response()
+    from sunusav.queues import QueueUnavailable
+
+    if isinstance(exc, QueueUnavailable):
+        logger.error("queue unavailable: %s", exc)
+        return Response(
+            {"detail": "Service temporarily unavailable (job queue).", "code": "queue_unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, DatabaseError):
         logger.warning("database unavailable: %s", type(exc).__name__)
         return Response(

@@ -81,7 +81,7 @@ def test_stored_payment_is_checked_from_its_history(fraud_model):
 
 def test_without_model_rules_decide_alone(db):
     result = check_transaction(features=FEATURES_ONLY)
-    assert (result.decision, result.fallback, result.model_version) == ("hold", True, None)
+    assert (result.decision, result.fallback, result.model_version) == ("hold", True, "rules-v1")
     assert "anomaly" not in {r["id"] for r in result.reasons}
     assert registry.status("fraud")["status"] == "degraded"
 
@@ -97,7 +97,7 @@ def test_corrupt_artifact_falls_back_and_health_is_degraded(fraud_model, setting
     (copy / ARRAYS_FILE).write_bytes(b"not the forest")
     registry.invalidate()
     result = check_transaction(features=FEATURES_ONLY)
-    assert result.fallback and result.model_version is None and result.decision == "hold"
+    assert result.fallback and result.model_version == "rules-v1" and result.decision == "hold"
     health = fraud_health()
     assert health["status"] == "degraded" and "sha256" in health["error"]
 

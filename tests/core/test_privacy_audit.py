@@ -1,0 +1,81 @@
+"""Decisions are auditable (model version, input hash, score, decision, time, token) and carry no raw personal data."""
+
+import datetime as dt
+import json
+import re
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from alerts.models import AIAlert, AIMetric
+from sunusav.api.auth import token_fingerprint
+from sunusav.audit import check_input_hash, input_hash
+from tests.factories import MemberFactory, PaymentFactory
+
+pytestmark = pytest.mark.django_db
+
+PHONE = re.compile(r"(\+?221)?\s?7[05678]\s?\d{3}\s?\d{2}\s?\d{2}")
+
+
+def test_hand_written_fraud_hash_equals_the_canonical_one():
+    features = {
+        "amount_sats": 1_000_000,
+        "time_since_last_sec": 5.5,
+        "invoices_last_min": 10,
+        "device_changes": 3,
+        "location_changes": 2,
+    }
+    for payment_id in (None, str(uuid.uuid4())):
+        expected = input_hash({**features, "user_id": "test-user", "payment_id": payment_id})
+        assert check_input_hash("test-user", features, payment_id) == expected
+
+
+def test_every_decision_row_is_auditable_and_free_of_personal_data(api_client, settings):
+    member = MemberFactory(display_name="Awa Diop", phone_hash="a" * 64)
+    now = timezone.now()
+    for i in range(9):
+        PaymentFactory(
+            member=member,
+            kind="invoice",
+            device_id=f"d{i % 4}",
+            location=f"l{i % 3}",
+            created_at=now - dt.timedelta(seconds=50 - i * 5),
+        )
+    credit = {
+        "user_id": str(member.pk),
+        "tontine_contributions": 50000,
+        "punctuality_rate": 0.9,
+        "contributions_count": 10,
+        "mobile_tx_volume": 100000,
+        "avg_payment_delay_days": 1,
+        "community_endorsements": 5,
+    }
+    assert api_client.post("/api/credit/predict", credit, format="json").status_code == 200
+    event = {
+        "payment_id": str(uuid.uuid4()),
+        "user_id": str(member.pk),
+        "kind": "invoice",
+        "amount_sats": 1_000_000,
+        "device_id": "d9",
+        "location": "l9",
+    }
+    assert api_client.post("/api/events/payment", event, format="json").json()["decision"] == "hold"
+
+    fingerprint = token_fingerprint(settings.AI_INTERNAL_TOKENS[0])
+    rows = list(AIMetric.objects.filter(metric_key__in=["credit_prediction", "fraud_check"]))
+    assert {r.metric_key for r in rows} == {"credit_prediction", "fraud_check"}
+    for row in rows:
+        assert row.meta["model_version"] and re.fullmatch(r"[0-9a-f]{64}", row.meta["input_hash"])
+        assert row.metric_value is not None and row.created_at is not None
+        assert row.meta["token"] == fingerprint
+        assert row.meta.get("decision") or row.meta.get("band")
+
+    texts = [json.dumps(r.meta, ensure_ascii=False) for r in AIMetric.objects.all()]
+    texts += [json.dumps(a.payload, ensure_ascii=False) for a in AIAlert.objects.all()]
+    assert texts
+    for text in texts:
+        assert "Awa" not in text and "Diop" not in text
+        assert "a" * 64 not in text
+        assert not PHONE.search(text), text
+        assert settings.AI_INTERNAL_TOKENS[0] not in text
