@@ -169,7 +169,12 @@ def offer_amount_xof(*, band: str, tontine_contributions_sats: float) -> int:
 
 @transaction.atomic
 def create_credit_alert(
-    *, member: Member, score: float, loan_amount: int | None = None, model_version: str | None = None
+    *,
+    member: Member,
+    score: float,
+    loan_amount: int | None = None,
+    model_version: str | None = None,
+    tontine_contributions_sats: float | None = None,
 ) -> AIAlert | None:
     """Open a `credit_offer` alert for the member, or return the one already open.
 
@@ -183,10 +188,11 @@ def create_credit_alert(
         return existing
     score = round(float(score), 3)
     band = bands_of(np.array([score]))[0]
-    history = features_for_members([member.pk])[0]
-    limit = offer_amount_xof(
-        band=band, tontine_contributions_sats=float(history[FEATURES.index("tontine_contributions")])
-    )
+    if tontine_contributions_sats is None:  # callers that scored from features pass them along
+        tontine_contributions_sats = float(
+            features_for_members([member.pk])[0][FEATURES.index("tontine_contributions")]
+        )
+    limit = offer_amount_xof(band=band, tontine_contributions_sats=tontine_contributions_sats)
     if limit <= 0:
         return None
     offered = limit if loan_amount is None else min(int(loan_amount), limit)
@@ -425,14 +431,18 @@ def members_credit_check(*, member_ids: list[uuid.UUID], run_id: str) -> dict[uu
     if not todo:
         return outcomes
     # Reasons only for declines: they cost about 1 ms a row.
-    batch = score_matrix(features_for_members(todo), reasons=True, reasons_below=DECISION_THRESHOLD)
+    X = features_for_members(todo)
+    batch = score_matrix(X, reasons=True, reasons_below=DECISION_THRESHOLD)
+    contributed = X[:, FEATURES.index("tontine_contributions")]
     for i, member_id in enumerate(todo):
-        outcomes[member_id] = _credit_check_apply(member_id=member_id, prediction=batch.prediction(i), run_id=run_id)
+        outcomes[member_id] = _credit_check_apply(
+            member_id=member_id, prediction=batch.prediction(i), run_id=run_id, contributed_sats=float(contributed[i])
+        )
     return outcomes
 
 
 @transaction.atomic
-def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id: str) -> str:
+def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id: str, contributed_sats: float) -> str:
     member = Member.objects.select_for_update().filter(pk=member_id).first()
     if member is None:
         return "gone"
@@ -461,7 +471,12 @@ def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id:
             context={"band": prediction.band, "score": f"{prediction.score:.3f}"},
         )
     if prediction.score >= DECISION_THRESHOLD:
-        alert = create_credit_alert(member=member, score=prediction.score, model_version=prediction.model_version)
+        alert = create_credit_alert(
+            member=member,
+            score=prediction.score,
+            model_version=prediction.model_version,
+            tontine_contributions_sats=contributed_sats,
+        )
         if alert is not None:
             loan_preapprove(alert=alert)
     return "scored"

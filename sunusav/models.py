@@ -234,7 +234,9 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("date"), default=timezone.now)
     # sha256 of the first /api/fraud/check body that named this payment: the same
     # id with another body is a conflict (409), never a second decision.
-    check_input_hash = models.CharField(_("empreinte de la vérification"), max_length=64, blank=True)
+    check_input_hash = models.CharField(
+        _("empreinte de la vérification"), max_length=64, blank=True, default="", db_default=""
+    )
     # Ground truth of the demo world, for evaluation only: never a model input.
     is_fraud_label = models.BooleanField(_("fraude (vérité terrain)"), null=True, blank=True)
     fraud_pattern = models.CharField(_("motif de fraude (démo)"), max_length=32, blank=True)
