@@ -81,3 +81,23 @@ class LoanFactory(factory.django.DjangoModelFactory):
 
     member = factory.SubFactory(MemberFactory)
     offered_amount_xof = 25_000
+
+
+def suspicious_history(member, *, now=None):
+    """The seed's suspicious example as stored history: 9 invoices in the last minute from 4 devices and 3 places.
+
+    A 1,000,000-sat invoice from a fifth device and a fourth place right after
+    it derives the seed's example features (10 invoices in a minute, device
+    and location changes, seconds after the last).
+    """
+    now = now or timezone.now()
+    for i in range(9):
+        PaymentFactory(
+            member=member,
+            kind="invoice",
+            amount_sats=2_000,
+            device_id=f"device-{i % 4}",
+            location=f"place-{i % 3}",
+            created_at=now - dt.timedelta(seconds=50 - i * 5),
+        )
+    return now

@@ -9,24 +9,9 @@ from django_q.models import OrmQ
 
 from alerts.models import AIAlert, Notification
 from sunusav.models import Payment
-from tests.factories import MemberFactory, MembershipFactory, PaymentFactory, TontineFactory
+from tests.factories import MemberFactory, MembershipFactory, PaymentFactory, TontineFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
-
-
-def _suspicious_history(member):
-    """The seed's example: 9 invoices in the last minute from 3 devices and places, then 1,000,000 sats."""
-    now = timezone.now()
-    for i in range(9):
-        PaymentFactory(
-            member=member,
-            kind="invoice",
-            amount_sats=2_000,
-            device_id=f"device-{i % 4}",
-            location=f"place-{i % 3}",
-            created_at=now - dt.timedelta(seconds=50 - i * 5),
-        )
-    return now
 
 
 def _event(member, **extra):
@@ -45,7 +30,7 @@ def test_suspicious_payment_is_held_at_once_with_one_alert_and_one_notification(
     api_client, django_capture_on_commit_callbacks
 ):
     member = MemberFactory()
-    _suspicious_history(member)
+    suspicious_history(member)
     body = _event(member)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/events/payment", body, format="json")

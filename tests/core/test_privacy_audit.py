@@ -1,17 +1,15 @@
 """Decisions are auditable (model version, input hash, score, decision, time, token) and carry no raw personal data."""
 
-import datetime as dt
 import json
 import re
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric
 from sunusav.api.auth import token_fingerprint
 from sunusav.audit import check_input_hash, input_hash
-from tests.factories import MemberFactory, PaymentFactory
+from tests.factories import MemberFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
 
@@ -33,15 +31,7 @@ def test_hand_written_fraud_hash_equals_the_canonical_one():
 
 def test_every_decision_row_is_auditable_and_free_of_personal_data(api_client, settings):
     member = MemberFactory(display_name="Awa Diop", phone_hash="a" * 64)
-    now = timezone.now()
-    for i in range(9):
-        PaymentFactory(
-            member=member,
-            kind="invoice",
-            device_id=f"d{i % 4}",
-            location=f"l{i % 3}",
-            created_at=now - dt.timedelta(seconds=50 - i * 5),
-        )
+    suspicious_history(member)
     credit = {
         "user_id": str(member.pk),
         "tontine_contributions": 50000,
@@ -57,8 +47,8 @@ def test_every_decision_row_is_auditable_and_free_of_personal_data(api_client, s
         "user_id": str(member.pk),
         "kind": "invoice",
         "amount_sats": 1_000_000,
-        "device_id": "d9",
-        "location": "l9",
+        "device_id": "device-9",
+        "location": "place-9",
     }
     assert api_client.post("/api/events/payment", event, format="json").json()["decision"] == "hold"
 

@@ -9,7 +9,7 @@ import pytest
 from django_q.conf import Conf
 
 from alerts.models import Notification
-from tests.factories import MemberFactory, MembershipFactory, TontineFactory
+from tests.factories import MemberFactory, MembershipFactory, TontineFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,30 +54,17 @@ def test_enqueue_with_redis_down_is_a_503_json_not_a_silent_loss(api_client, dea
 
 def test_a_held_payment_still_reaches_the_outbox_when_redis_is_down(api_client, dead_redis):
     """The delivery nudge is best effort: the outbox row is committed and the schedule sends it."""
-    import datetime as dt
     import uuid
 
-    from django.utils import timezone
-
-    from tests.factories import PaymentFactory
-
     member = MemberFactory()
-    now = timezone.now()
-    for i in range(9):
-        PaymentFactory(
-            member=member,
-            kind="invoice",
-            device_id=f"d{i % 4}",
-            location=f"l{i % 3}",
-            created_at=now - dt.timedelta(seconds=50 - i * 5),
-        )
+    suspicious_history(member)
     body = {
         "payment_id": str(uuid.uuid4()),
         "user_id": str(member.pk),
         "kind": "invoice",
         "amount_sats": 1_000_000,
-        "device_id": "d9",
-        "location": "l9",
+        "device_id": "device-9",
+        "location": "place-9",
     }
     response = api_client.post("/api/events/payment", body, format="json")
     assert response.status_code == 200 and response.json()["decision"] == "hold"
