@@ -398,3 +398,57 @@ def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
     (row,) = payment_features(payments=[payment])
     features = dict(zip(FEATURES, (float(v) for v in row), strict=True))
     return payment_check(payment=payment, features=features, user_ref=str(payment.member_id), token=token)
+
+
+# --- Analysts' review of held payments -----------------------------------------------------
+
+
+class PaymentNotHeld(Exception):
+    """The payment is not (or no longer) held: someone else already acted on it."""
+
+
+REVIEW_KEY = "payment_review"
+
+
+@transaction.atomic
+def payment_review(*, payment_id: uuid.UUID, action: str, actor: str, reason: str) -> Payment:
+    """Release or reject a held payment, resolve its alerts, audit it, and tell the member of a release.
+
+    The payment row is locked and must still be `held`: a second analyst acting
+    on the same payment gets `PaymentNotHeld`, never a double action.
+    """
+    from alerts.services import alert_resolve, notification_enqueue
+
+    if action not in {"release", "reject"}:
+        raise ValueError(f"action must be release or reject, not {action!r}")
+    locked = Payment.objects.select_for_update().select_related("member").get(pk=payment_id)
+    if locked.status != Payment.Status.HELD:
+        raise PaymentNotHeld(f"payment {locked.pk} is {locked.status}, not held")
+    before = locked.status
+    locked.status = Payment.Status.RELEASED if action == "release" else Payment.Status.REJECTED
+    locked.save(update_fields=["status"])
+    for alert in AIAlert.objects.filter(
+        alert_type=AlertType.FRAUD_SUSPECT, payload__payment_id=str(locked.pk), resolved=False
+    ):
+        alert_resolve(alert=alert, actor=actor, note=f"{action}: {reason}")
+    metric_record(
+        member=locked.member,
+        key=REVIEW_KEY,
+        value=None,
+        meta={
+            "payment_id": str(locked.pk),
+            "action": action,
+            "actor": actor,
+            "reason": reason[:500],
+            "before": before,
+            "after": locked.status,
+        },
+    )
+    if action == "release":
+        notification_enqueue(
+            member=locked.member,
+            kind="payment_released",
+            dedupe_key=f"payment_released:{locked.pk}",
+            context={"amount_sats": locked.amount_sats, "payment_id": str(locked.pk)},
+        )
+    return locked
