@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sunusav', '0001_initial'),
+        ("sunusav", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='payment',
-            name='check_input_hash',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64, verbose_name='empreinte de la vérification'),
+            model_name="payment",
+            name="check_input_hash",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=64, verbose_name="empreinte de la vérification"
+            ),
         ),
     ]
