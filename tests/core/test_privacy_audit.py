@@ -13,7 +13,13 @@ from tests.factories import MemberFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
 
-PHONE = re.compile(r"(\+?221)?\s?7[05678]\s?\d{3}\s?\d{2}\s?\d{2}")
+# A Senegalese mobile number standing alone (not digits inside a hex id).
+PHONE = re.compile(r"(?<!\w)(?:\+?221[\s.-]?)?7[05678](?:[\s.-]?\d){7}(?!\w)")
+
+
+def test_the_phone_pattern_finds_numbers_not_hex_ids():
+    assert PHONE.search('"+221 77 123 45 67"') and PHONE.search("781234567")
+    assert not PHONE.search("759621220a794a4bba316df6a480b094")
 
 
 def test_hand_written_fraud_hash_equals_the_canonical_one():
