@@ -2,9 +2,11 @@
 
 Splits are by member (a member's burst rows are alike, so a row split would
 flatter the model): `HOLDOUT_SHARE` of the members with labeled payments form
-the holdout, split in two halves again by member: *validation* (compare PyOD
-detectors, fit the score calibration) and *test* (the reported metrics, seen
-by nothing else). The forest is fit on every other payment except labeled fraud.
+the holdout, drawn separately from members with and without labeled fraud so
+both halves see fraud. The holdout is split in two halves again by member:
+*validation* (compare PyOD detectors, fit the score calibration) and *test*
+(the reported metrics, seen by nothing else). The forest is fit on every other
+payment except labeled fraud.
 
 What the validation half chooses (never the test half):
 - the forest's input clip on `time_since_last_sec` and its `max_samples`
@@ -79,13 +81,30 @@ class Trained:
     rule_tuning: list = field(default_factory=list)
 
 
-def _member_split(member_ids: np.ndarray, labeled: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _member_split(
+    member_ids: np.ndarray, labeled: np.ndarray, seed: int, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out whole members, stratified by whether a member has labeled fraud.
+
+    Members with fraud and members without are shuffled and split apart, each
+    contributing `HOLDOUT_SHARE` to the holdout, half to validation and half to
+    test. An unstratified draw on a small world can leave one half with no
+    fraud at all, which makes the evaluation impossible for no good reason.
+    """
     rng = np.random.default_rng(seed)
-    members = np.unique(member_ids[labeled])
-    rng.shuffle(members)
-    n_holdout = max(2, int(round(len(members) * HOLDOUT_SHARE)))
-    validation = set(members[: n_holdout // 2])
-    test = set(members[n_holdout // 2 : n_holdout])
+    fraudulent = set(member_ids[labeled & (labels == 1)]) if labels is not None else set()
+    validation: set = set()
+    test: set = set()
+    for group in (
+        np.array(sorted(fraudulent), dtype=object),
+        np.array(sorted(set(member_ids[labeled]) - fraudulent), dtype=object),
+    ):
+        if not group.size:
+            continue
+        rng.shuffle(group)
+        n_holdout = min(group.size, max(2, int(round(group.size * HOLDOUT_SHARE))))
+        validation.update(group[: (n_holdout + 1) // 2])
+        test.update(group[(n_holdout + 1) // 2 : n_holdout])
     in_validation = np.fromiter((m in validation for m in member_ids), dtype=bool, count=member_ids.size)
     in_test = np.fromiter((m in test for m in member_ids), dtype=bool, count=member_ids.size)
     return in_validation & labeled, in_test & labeled
@@ -363,7 +382,7 @@ def fraud_model_fit(
     labeled = ~np.isnan(labels)
     if int((labels == 1).sum()) < MIN_LABELED_FRAUD:
         raise TrainingError(f"need at least {MIN_LABELED_FRAUD} labeled fraudulent payments to evaluate")
-    in_val, in_test = _member_split(member_ids, labeled, seed)
+    in_val, in_test = _member_split(member_ids, labeled, seed, labels)
     fit_rows = ~(in_val | in_test) & (labels != 1)
     for name, rows in (("validation", in_val), ("test", in_test)):
         if len(set(labels[rows])) < 2:

@@ -1,11 +1,12 @@
 """Training from stored payments: artifact, model card, registration, activation rules, analyst labels."""
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
 from alerts.models import AIAlert
 from fraud.selectors import labeled_payments
-from fraud.training import TrainingError, fraud_model_train
+from fraud.training import TrainingError, _member_split, fraud_model_train
 from sunusav.ml.registry import artifact_verify, registry
 from sunusav.models import ModelVersion
 from tests.factories import PaymentFactory
@@ -50,6 +51,24 @@ def test_labeled_fraud_is_kept_out_of_the_fit(artifacts_dir):
     assert (
         counts["fit"] + counts["validation"] + counts["test"] + counts["fraud_excluded_from_fit"] == counts["payments"]
     )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_member_split_puts_fraud_members_in_both_halves(seed):
+    # 60 members, 16 with fraud, as in the small worlds above: an unstratified
+    # draw left the validation half without fraud for some seeds and id orders.
+    rng = np.random.default_rng(seed)
+    member_ids = np.repeat(np.array([f"m{rng.integers(10**9)}-{i}" for i in range(60)], dtype=object), 5)
+    labels = np.zeros(member_ids.size)
+    labels[: 16 * 5 : 5] = 1.0
+    labeled = np.ones(member_ids.size, dtype=bool)
+    in_val, in_test = _member_split(member_ids, labeled, seed, labels)
+    assert not (in_val & in_test).any()
+    for rows in (in_val, in_test):
+        assert set(labels[rows]) == {0.0, 1.0}
+        held = set(member_ids[rows])
+        assert all(set(np.flatnonzero(member_ids == m)) <= set(np.flatnonzero(rows)) for m in held)
+    assert len(set(member_ids[in_val | in_test])) == 5 + 13  # 30% of 16 and of 44, rounded
 
 
 def test_analyst_verdicts_override_ground_truth(db):
