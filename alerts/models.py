@@ -43,6 +43,7 @@ class AIAlert(models.Model):
 
     class Meta:
         db_table = "ai_alerts"
+        permissions = [("resolve_aialert", _("Peut résoudre une alerte"))]
         verbose_name = _("alerte IA")
         verbose_name_plural = _("alertes IA")
         constraints = [

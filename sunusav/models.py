@@ -7,6 +7,7 @@ Django's own `auth` users, a different thing.
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,7 @@ class Member(models.Model):
 
     class Meta:
         db_table = "users"
+        permissions = [("rescore_member", _("Peut relancer le calcul du score d'un membre"))]
         verbose_name = _("membre")
         verbose_name_plural = _("membres")
         indexes = [
@@ -243,6 +245,7 @@ class Payment(models.Model):
 
     class Meta:
         db_table = "payments"
+        permissions = [("review_payment", _("Peut libérer ou rejeter un paiement bloqué"))]
         verbose_name = _("paiement")
         verbose_name_plural = _("paiements")
         constraints = [
@@ -315,6 +318,10 @@ class ModelVersion(models.Model):
 
     class Meta:
         db_table = "ml_model_versions"
+        permissions = [
+            ("activate_modelversion", _("Peut activer un modèle ou revenir au précédent")),
+            ("train_modelversion", _("Peut lancer un entraînement")),
+        ]
         verbose_name = _("version de modèle")
         verbose_name_plural = _("versions de modèle")
         ordering = ["name", "-created_at"]
@@ -329,3 +336,52 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.version}"
+
+
+class AnalystAction(models.Model):
+    """One action a person took in the back-office: who, when, what, before and after.
+
+    Written in the same transaction as the change it records (see
+    `sunusav.analyst.action_record`), so an action is never done without its
+    audit row nor audited without being done.
+    """
+
+    class Action(models.TextChoices):
+        RESOLVE = "resolve", _("résolution d'alerte")
+        RELEASE = "release", _("libération de paiement")
+        REJECT = "reject", _("rejet de paiement")
+        RESCORE = "rescore", _("nouveau calcul du score")
+        ACTIVATE = "activate", _("activation de modèle")
+        ROLLBACK = "rollback", _("retour au modèle précédent")
+        RETRAIN = "retrain", _("réentraînement")
+        PROMOTE = "promote", _("promotion du challenger")
+        EXPIRE = "expire", _("expiration de blocage")
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(_("le"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("par"),
+        help_text=_("Vide pour une action du système (par exemple un blocage expiré)."),
+    )
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    target_type = models.CharField(_("type d'objet"), max_length=32)
+    target_id = models.CharField(_("objet"), max_length=64)
+    before = models.JSONField(_("avant"), default=dict, blank=True)
+    after = models.JSONField(_("après"), default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    request_id = models.CharField(_("identifiant de requête"), max_length=64, blank=True)
+
+    class Meta:
+        db_table = "analyst_actions"
+        verbose_name = _("action d'analyste")
+        verbose_name_plural = _("actions d'analystes")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["target_type", "target_id", "created_at"], name="analyst_action_target")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.target_type} {self.target_id}"
