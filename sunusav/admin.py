@@ -83,16 +83,8 @@ class LoanAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-@admin.register(models.ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "status", "created_at", "activated_at", "activated_by"]
-    list_filter = ["name", "status"]
-    readonly_fields = [f.name for f in models.ModelVersion._meta.fields]
-
-    def has_add_permission(self, request):
-        return False  # versions come from training, never typed in
-
-
 admin.site.site_header = _("SunuSàv · Risques")
 admin.site.site_title = _("SunuSàv Risques")
 admin.site.index_title = _("Back-office des risques")
+
+from sunusav import admin_models  # noqa: E402,F401  (registers the model-version pages)
