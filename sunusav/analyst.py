@@ -67,3 +67,18 @@ def action_record(
         note=(note or "")[:2000],
         request_id=current_request_id() or "",
     )
+
+
+def groups_ensure() -> None:
+    """Create or complete the two back-office groups with today's permission lists (idempotent).
+
+    The migration made them once; this restores them where a database was
+    flushed (transactional tests) or predates them.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    for name, dotted in ((ANALYST_GROUP, ANALYST_PERMISSIONS), (ADMIN_GROUP, ADMIN_PERMISSIONS)):
+        group, _ = Group.objects.get_or_create(name=name)
+        wanted = [tuple(d.split(".")) for d in dotted]
+        perms = [Permission.objects.get(content_type__app_label=app, codename=code) for app, code in wanted]
+        group.permissions.add(*perms)

@@ -82,3 +82,34 @@ def redis_url():
     client.flushdb()
     yield TEST_REDIS_URL
     client.flushdb()
+
+
+@pytest.fixture
+def risk_groups(db):
+    """The "Risk analyst" and "Risk admin" groups, present even after a transactional test flushed them."""
+    from django.contrib.auth.models import Group
+
+    from sunusav.analyst import ADMIN_GROUP, ANALYST_GROUP, groups_ensure
+
+    groups_ensure()
+    return {"analyst": Group.objects.get(name=ANALYST_GROUP), "admin": Group.objects.get(name=ADMIN_GROUP)}
+
+
+def _staff_in(group, username: str):
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user(username, password=f"pw-{username}-2026", is_staff=True)
+    user.groups.add(group)
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
+@pytest.fixture
+def analyst_user(risk_groups):
+    """A staff user in "Risk analyst" (password: pw-<username>-2026)."""
+    return _staff_in(risk_groups["analyst"], "analyste")
+
+
+@pytest.fixture
+def risk_admin_user(risk_groups):
+    """A staff user in "Risk admin" (password: pw-<username>-2026)."""
+    return _staff_in(risk_groups["admin"], "admin-risques")
