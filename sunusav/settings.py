@@ -237,6 +237,9 @@ NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
 # --- Liquidity ----------------------------------------------------------------------
 LIQUIDITY_SHORTFALL_SHARE = env.float("LIQUIDITY_SHORTFALL_SHARE", default=0.15)
 LIQUIDITY_LOOKAHEAD_DAYS = env.float("LIQUIDITY_LOOKAHEAD_DAYS", default=3.0)
+# Alerts (all types) the analysts can review in a day: above it the dashboard warns
+# that thresholds raise more alerts than the team can review (sunusav.drift).
+ANALYST_DAILY_CAPACITY = env.int("ANALYST_DAILY_CAPACITY", default=200)
 
 # --- Retention ----------------------------------------------------------------------
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=400)
