@@ -6,15 +6,17 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from alerts.messages import render
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
 from sunusav import metrics
+from sunusav.analyst import action_record
 from sunusav.logs import current_request_id
-from sunusav.models import Member
+from sunusav.models import AnalystAction, Member
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +59,85 @@ def alert_create(*, alert_type: str, payload: dict, member: Member | None = None
 ALERT_RESOLVED_KEY = "alert_resolved"
 
 
-@transaction.atomic
-def alert_resolve(*, alert: AIAlert, actor: str = "", note: str = "") -> AIAlert:
-    """Resolve an alert (an analyst's action) and audit it; resolving twice changes nothing.
+class Outcome(models.TextChoices):
+    """What an analyst concluded about an alert; fraud outcomes are training labels."""
 
-    The audit row names the analyst's request and the request that opened the
-    alert, so one payment can be followed from the API call to the analyst.
+    CONFIRMED_FRAUD = "confirmed_fraud", _("Fraude confirmée")
+    FALSE_POSITIVE = "false_positive", _("Fausse alerte")
+    OFFER_SENT = "offer_sent", _("Offre envoyée")
+    OFFER_DECLINED = "offer_declined", _("Offre refusée")
+    LIQUIDITY_HANDLED = "liquidity_handled", _("Liquidité traitée")
+
+
+# The outcomes that make sense for each alert type (fraud training reads
+# `payload.outcome` of fraud alerts as the label: fraud.selectors.analyst_verdicts).
+OUTCOMES_BY_TYPE: dict[str, tuple[str, ...]] = {
+    AlertType.FRAUD_SUSPECT: (Outcome.CONFIRMED_FRAUD, Outcome.FALSE_POSITIVE),
+    AlertType.CREDIT_OFFER: (Outcome.OFFER_SENT, Outcome.OFFER_DECLINED),
+    AlertType.LIQUIDITY_SHORT: (Outcome.LIQUIDITY_HANDLED,),
+}
+
+
+class AlertAlreadyResolved(Exception):
+    """Someone else resolved the alert first: nothing was changed."""
+
+    def __init__(self, alert: AIAlert):
+        payload = alert.payload or {}
+        self.alert = alert
+        self.resolved_by = payload.get("resolved_by") or ""
+        self.resolved_at = alert.resolved_at
+        super().__init__(f"alert {alert.pk} already resolved by {self.resolved_by or '?'}")
+
+
+class InvalidResolution(ValueError):
+    """An outcome that does not fit the alert's type, or a missing note."""
+
+
+def _actor_label(actor) -> str:
+    # Logs and metrics name the staff account by id, never by name.
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return f"user:{actor.pk}"
+    return "system"
+
+
+@transaction.atomic
+def alert_resolve(*, alert: AIAlert, actor, outcome: str, note: str) -> AIAlert:
+    """Resolve an alert with an outcome and a note, and audit it; raise if it is already resolved.
+
+    `actor` is the Django user who acted (None for the system). The alert row
+    is locked, so of two analysts resolving the same alert the second gets
+    `AlertAlreadyResolved` and writes nothing. The outcome, who resolved and
+    the note go into the alert's payload (the outcome of a fraud alert is the
+    next fraud training's label); an `AnalystAction` and an `alert_resolved`
+    metric naming the analyst's request and the request that opened the alert
+    are written in the same transaction.
     """
+    note = (note or "").strip()
+    if not note:
+        raise InvalidResolution("a note is required")
     locked = AIAlert.objects.select_for_update().get(pk=alert.pk)
     if locked.resolved:
-        return locked
+        raise AlertAlreadyResolved(locked)
+    if outcome not in OUTCOMES_BY_TYPE.get(locked.alert_type, ()):
+        raise InvalidResolution(f"outcome {outcome!r} does not fit a {locked.alert_type} alert")
+    payload = dict(locked.payload or {})
+    before = {"resolved": False, "resolved_at": None, "outcome": payload.get("outcome")}
+    resolved_by = actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else ""
+    payload.update({"outcome": str(outcome), "resolved_by": resolved_by, "resolution_note": note[:2000]})
+    locked.payload = payload
     locked.resolved = True
     locked.resolved_at = timezone.now()
-    locked.save(update_fields=["resolved", "resolved_at"])
-    origin = (locked.payload or {}).get("request_id")
+    locked.save(update_fields=["resolved", "resolved_at", "payload"])
+    action_record(
+        actor=actor,
+        action=AnalystAction.Action.RESOLVE,
+        target=locked,
+        before=before,
+        after={"resolved": True, "resolved_at": locked.resolved_at.isoformat(), "outcome": str(outcome)},
+        note=note,
+    )
+    origin = payload.get("request_id")
+    actor_label = _actor_label(actor)
     metric_record(
         member_id=locked.user_id,
         key=ALERT_RESOLVED_KEY,
@@ -78,7 +145,8 @@ def alert_resolve(*, alert: AIAlert, actor: str = "", note: str = "") -> AIAlert
         meta={
             "alert_id": str(locked.pk),
             "alert_type": locked.alert_type,
-            "actor": actor,
+            "outcome": str(outcome),
+            "actor": actor_label,
             "note": note[:500],
             "request_id": current_request_id(),
             "origin_request_id": origin,
@@ -90,9 +158,10 @@ def alert_resolve(*, alert: AIAlert, actor: str = "", note: str = "") -> AIAlert
         extra={
             "alert_id": str(locked.pk),
             "alert_type": locked.alert_type,
-            "actor": actor,
+            "outcome": str(outcome),
+            "actor": actor_label,
             "origin_request_id": origin,
-            "payment_id": (locked.payload or {}).get("payment_id"),
+            "payment_id": payload.get("payment_id"),
         },
     )
     return locked

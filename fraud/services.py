@@ -404,33 +404,78 @@ def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
 
 
 class PaymentNotHeld(Exception):
-    """The payment is not (or no longer) held: someone else already acted on it."""
+    """The payment is not (or no longer) held: someone else already acted on it.
+
+    Carries the payment's status and, when an analyst reviewed it, who and when.
+    """
+
+    def __init__(self, message: str = "", *, status: str = "", reviewed_by: str = "", reviewed_at=None):
+        super().__init__(message)
+        self.status = status
+        self.reviewed_by = reviewed_by
+        self.reviewed_at = reviewed_at
 
 
 REVIEW_KEY = "payment_review"
+REVIEW_OUTCOMES = {"release": "false_positive", "reject": "confirmed_fraud"}
 
 
 @transaction.atomic
-def payment_review(*, payment_id: uuid.UUID, action: str, actor: str, reason: str) -> Payment:
-    """Release or reject a held payment, resolve its alerts, audit it, and tell the member of a release.
+def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str) -> Payment:
+    """Release or reject a held payment, resolve its alert, audit it, and tell the member of a release.
 
-    The payment row is locked and must still be `held`: a second analyst acting
-    on the same payment gets `PaymentNotHeld`, never a double action.
+    `actor` is the Django user who acted. The payment row is locked and must
+    still be `held`: a second analyst acting on the same payment gets
+    `PaymentNotHeld` (naming who reviewed it), never a double action. The
+    payment's open fraud alert resolves with the outcome the review implies
+    (release: `false_positive`, reject: `confirmed_fraud`), which the next
+    fraud training reads as the payment's label.
     """
-    from alerts.services import alert_resolve, notification_enqueue
+    from alerts.services import AlertAlreadyResolved, alert_resolve, notification_enqueue
+    from fraud.selectors import fraud_alert_for_payment
+    from sunusav.analyst import action_record
+    from sunusav.models import AnalystAction
 
-    if action not in {"release", "reject"}:
+    if action not in REVIEW_OUTCOMES:
         raise ValueError(f"action must be release or reject, not {action!r}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("a reason is required")
     locked = Payment.objects.select_for_update().select_related("member").get(pk=payment_id)
     if locked.status != Payment.Status.HELD:
-        raise PaymentNotHeld(f"payment {locked.pk} is {locked.status}, not held")
+        last = (
+            AnalystAction.objects.filter(
+                target_type="payment", target_id=str(locked.pk), action__in=list(REVIEW_OUTCOMES)
+            )
+            .select_related("actor")
+            .order_by("-created_at")
+            .first()
+        )
+        raise PaymentNotHeld(
+            f"payment {locked.pk} is {locked.status}, not held",
+            status=locked.status,
+            reviewed_by=last.actor.get_username() if last and last.actor else "",
+            reviewed_at=last.created_at if last else None,
+        )
     before = locked.status
     locked.status = Payment.Status.RELEASED if action == "release" else Payment.Status.REJECTED
     locked.save(update_fields=["status"])
-    for alert in AIAlert.objects.filter(
-        alert_type=AlertType.FRAUD_SUSPECT, payload__payment_id=str(locked.pk), resolved=False
-    ):
-        alert_resolve(alert=alert, actor=actor, note=f"{action}: {reason}")
+    resolved = []
+    alert = fraud_alert_for_payment(payment_id=locked.pk)
+    if alert is not None and not alert.resolved:
+        try:
+            alert_resolve(alert=alert, actor=actor, outcome=REVIEW_OUTCOMES[action], note=f"{action}: {reason}")
+            resolved.append(str(alert.pk))
+        except AlertAlreadyResolved:
+            pass  # resolved on the alert queue meanwhile: its outcome stands
+    action_record(
+        actor=actor,
+        action=action,
+        target=locked,
+        before={"status": before},
+        after={"status": locked.status, "alerts_resolved": resolved},
+        note=reason,
+    )
     metric_record(
         member=locked.member,
         key=REVIEW_KEY,
@@ -438,7 +483,7 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor: str, reason: st
         meta={
             "payment_id": str(locked.pk),
             "action": action,
-            "actor": actor,
+            "actor": f"user:{actor.pk}" if actor is not None and actor.is_authenticated else "system",
             "reason": reason[:500],
             "before": before,
             "after": locked.status,

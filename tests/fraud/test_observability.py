@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from alerts.models import AIAlert, AIMetric
-from alerts.services import alert_resolve
+from alerts.services import AlertAlreadyResolved, alert_resolve
 from sunusav.logs import request_id_bound
 from sunusav.models import Payment
 from tests.factories import PaymentFactory
@@ -35,10 +35,13 @@ def test_payment_followed_from_api_call_to_analyst(api_client, fraud_model, capl
     assert opened_line.alert_id == str(alert.pk)
 
     with request_id_bound("analyst-9"):
-        alert_resolve(alert=alert, actor="user:1")
+        alert_resolve(alert=alert, actor=None, outcome="confirmed_fraud", note="vérifié")
     resolved_line = next(r for r in caplog.records if r.getMessage() == "alert.resolved")
     assert resolved_line.origin_request_id == "pay-1" and resolved_line.request_id == "analyst-9"
     audit = AIMetric.objects.get(metric_key="alert_resolved")
     assert audit.meta["origin_request_id"] == "pay-1" and audit.meta["request_id"] == "analyst-9"
     alert.refresh_from_db()
-    assert alert.resolved and alert_resolve(alert=alert).resolved_at == alert.resolved_at  # twice: no change
+    assert alert.resolved
+    with pytest.raises(AlertAlreadyResolved):  # twice: refused, no change
+        alert_resolve(alert=alert, actor=None, outcome="false_positive", note="encore")
+    assert AIAlert.objects.get().payload["outcome"] == "confirmed_fraud"

@@ -1,6 +1,7 @@
 """Analysts release or reject held payments: once, audited, alerts resolved, member told of a release."""
 
 import pytest
+from django.contrib.auth.models import User
 
 from alerts.models import AIAlert, AIMetric, Notification
 from fraud.services import PaymentNotHeld, payment_review
@@ -8,6 +9,10 @@ from sunusav.services import payment_screen
 from tests.factories import MemberFactory, PaymentFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
+
+
+def _user(name: str) -> User:
+    return User.objects.create_user(name, password="x", is_staff=True)
 
 
 def _held_payment():
@@ -24,21 +29,24 @@ def _held_payment():
 
 def test_release_sets_it_on_its_way_resolves_the_alert_audits_and_notifies():
     payment = _held_payment()
-    released = payment_review(payment_id=payment.pk, action="release", actor="analyste", reason="client joint")
+    analyst = _user("analyste")
+    released = payment_review(payment_id=payment.pk, action="release", actor=analyst, reason="client joint")
     assert released.status == "released"
     alert = AIAlert.objects.get(alert_type="fraud_suspect", payload__payment_id=str(payment.pk))
     assert alert.resolved and alert.resolved_at is not None
+    assert alert.payload["outcome"] == "false_positive" and alert.payload["resolved_by"] == "analyste"
     audit = AIMetric.objects.get(metric_key="payment_review")
-    expected = {"action": "release", "actor": "analyste", "before": "held", "after": "released"}
+    expected = {"action": "release", "actor": f"user:{analyst.pk}", "before": "held", "after": "released"}
     assert {key: audit.meta[key] for key in expected} == expected
     assert Notification.objects.filter(kind="payment_released", member=payment.member).count() == 1
 
 
 def test_a_second_analyst_gets_a_clear_refusal_not_a_double_action():
     payment = _held_payment()
-    payment_review(payment_id=payment.pk, action="reject", actor="a", reason="fraude confirmée")
-    with pytest.raises(PaymentNotHeld):
-        payment_review(payment_id=payment.pk, action="release", actor="b", reason="?")
+    payment_review(payment_id=payment.pk, action="reject", actor=_user("a"), reason="fraude confirmée")
+    with pytest.raises(PaymentNotHeld) as refused:
+        payment_review(payment_id=payment.pk, action="release", actor=_user("b"), reason="?")
+    assert (refused.value.status, refused.value.reviewed_by) == ("rejected", "a")
     payment.refresh_from_db()
     assert payment.status == "rejected"
     assert AIMetric.objects.filter(metric_key="payment_review").count() == 1
@@ -47,7 +55,7 @@ def test_a_second_analyst_gets_a_clear_refusal_not_a_double_action():
 
 def test_a_released_payment_is_never_held_again():
     payment = _held_payment()
-    payment_review(payment_id=payment.pk, action="release", actor="a", reason="ok")
+    payment_review(payment_id=payment.pk, action="release", actor=_user("a"), reason="ok")
     payment_screen(payment=payment)
     payment.refresh_from_db()
     assert payment.status == "released"
