@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, time_calls
+from benchmarks.common import Figure, time_calls, wsgi_caller
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_BODY = {
@@ -80,55 +80,80 @@ def _realistic_items(n: int) -> list[dict]:
 
 
 def _api_figures(version: str) -> list[Figure]:
+    """Predict and batch-predict through Django's WSGI handler (what gunicorn calls), DEBUG off.
+
+    The judged figures call the WSGI handler in-process: every middleware, the
+    URL resolver, DRF, the model and the audit write, as in production. The
+    test client's figure is printed beside them, unjudged: it adds ~0.35 ms of
+    its own per request (signal hooks connected and disconnected per call).
+    """
+    import json
+
+    from django.conf import settings
     from rest_framework.test import APIClient
 
-    client = APIClient()
-    client.credentials(HTTP_X_INTERNAL_TOKEN=os.environ.get("AI_INTERNAL_TOKEN_BENCH", "dev-internal-token"))
-    errors = 0
+    token = settings.AI_INTERNAL_TOKENS[0]
+    single_body = json.dumps(SEED_BODY).encode()
+    items = _realistic_items(1000)
+    batch_body = json.dumps({"items": items}).encode()
+    single_wsgi = wsgi_caller("/api/credit/predict", single_body, token)
+    batch_wsgi = wsgi_caller("/api/credit/batch-predict", batch_body, token)
+    errors = {"single": 0, "batch": 0, "client": 0}
 
     def predict():
-        nonlocal errors
-        if client.post("/api/credit/predict", SEED_BODY, format="json").status_code != 200:
-            errors += 1
-
-    single = time_calls(predict, n=3000, warmup=200)
-    items = _realistic_items(1000)
-    declines = 0
+        errors["single"] += single_wsgi() != 200
 
     def batch():
-        nonlocal errors, declines
-        response = client.post("/api/credit/batch-predict", {"items": items}, format="json")
-        if response.status_code != 200:
-            errors += 1
-        else:
-            declines = sum(1 for r in response.json()["results"] if r["reasons"])
+        errors["batch"] += batch_wsgi() != 200
 
+    client = APIClient()
+    client.credentials(HTTP_X_INTERNAL_TOKEN=token)
+    sample = client.post("/api/credit/batch-predict", {"items": items}, format="json").json()["results"]
+    declines = sum(1 for result in sample if result["reasons"])
+
+    def predict_client():
+        errors["client"] += client.post("/api/credit/predict", SEED_BODY, format="json").status_code != 200
+
+    single = time_calls(predict, n=3000, warmup=300)
     many = time_calls(batch, n=40, warmup=5)
+    via_client = time_calls(predict_client, n=2000, warmup=200)
+    load = "load average {:.2f} {:.2f} {:.2f} on {} CPUs".format(*os.getloadavg(), os.cpu_count())
     return [
         Figure(
-            name="credit /api/credit/predict (in-process, full stack + audit write)",
+            name="credit /api/credit/predict (in-process via WSGI handler, full stack + audit write, DEBUG off)",
             p50=single["p50"],
             p99=single["p99"],
             throughput=single["throughput"],
             throughput_unit="req/s",
             n=single["n"],
-            errors=errors,
+            errors=errors["single"],
             goal="p50 <= 1 ms, p99 <= 5 ms",
             seed_target="< 100 ms",
-            met=single["p50"] <= 1 and single["p99"] <= 5,
-            notes=f"model {version}, reasons on every call",
+            met=single["p50"] <= 1 and single["p99"] <= 5 and not errors["single"],
+            notes=f"model {version}, reasons on every call; {load}",
         ),
         Figure(
-            name="credit /api/credit/batch-predict of 1,000 items",
+            name="credit /api/credit/batch-predict of 1,000 items (in-process via WSGI handler)",
             p50=many["p50"],
             p99=many["p99"],
             throughput=many["throughput"] * 1000,
             throughput_unit="items/s",
             n=many["n"],
-            errors=errors,
+            errors=errors["batch"],
             goal="<= 50 ms",
-            met=many["p50"] <= 50,
-            notes=f"1,000 audit rows per call; reasons for the {declines} declines only",
+            met=many["p50"] <= 50 and not errors["batch"],
+            notes=f"1,000 audit rows per call; reasons for the {declines} declines only; {load}",
+        ),
+        Figure(
+            name="credit /api/credit/predict (in-process via django.test.Client)",
+            p50=via_client["p50"],
+            p99=via_client["p99"],
+            throughput=via_client["throughput"],
+            throughput_unit="req/s",
+            n=via_client["n"],
+            errors=errors["client"],
+            goal="(p50 <= 1 ms; not the judged figure)",
+            notes="the test client adds its own signal hooks per request",
         ),
     ]
 
@@ -272,5 +297,9 @@ def _pg_figure() -> list[Figure]:
 
 
 def run() -> list[Figure]:
+    from django.test.utils import override_settings
+
     version = _ensure_model()
-    return [*_api_figures(version), *_held_out_figures(), *_pg_figure()]
+    with override_settings(DEBUG=False):
+        api = _api_figures(version)
+    return [*api, *_held_out_figures(), *_pg_figure()]

@@ -14,15 +14,13 @@ ceiling, and the commands that reproduce them (`REPRODUCE`).
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-from benchmarks.common import Figure, time_calls
+from benchmarks.common import Figure, time_calls, wsgi_caller
 
 SEED_BODY = {
     "user_id": "test-user",
@@ -115,39 +113,6 @@ def _model_latency(loaded) -> list[Figure]:
     return figures
 
 
-def _wsgi_caller(path: str, body: bytes, token: str):
-    """Return a function that posts `body` to `path` through Django's WSGI handler; it returns the status."""
-    from django.core.handlers.wsgi import WSGIHandler
-
-    handler = WSGIHandler()
-    base = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "localhost",
-        "HTTP_X_INTERNAL_TOKEN": token,
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-
-    def call() -> int:
-        status = []
-        response = handler({**base, "wsgi.input": io.BytesIO(body)}, lambda s, h, exc_info=None: status.append(s))
-        b"".join(response)
-        response.close()
-        return int(status[0].split()[0])
-
-    return call
-
-
 def _timed_figure(fn, *, label, how, n, warmup, goal, budget, judged, batch_run, notes) -> Figure:
     errors = 0
 
@@ -197,7 +162,7 @@ def _api_figures(loaded, origin: str) -> list[Figure]:
             "budget": budget,
             "batch_run": "batch" in path,
         }
-        wsgi = _wsgi_caller(path, body, token)
+        wsgi = wsgi_caller(path, body, token)
         figures.append(
             _timed_figure(
                 wsgi,

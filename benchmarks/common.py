@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -49,3 +51,36 @@ def time_calls(fn: Callable[[], object], *, n: int, warmup: int = 50) -> dict:
         "throughput": n / elapsed,
         "n": n,
     }
+
+
+def wsgi_caller(path: str, body: bytes, token: str):
+    """Return a function that posts `body` to `path` through Django's WSGI handler; it returns the status."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+    base = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "HTTP_X_INTERNAL_TOKEN": token,
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+    def call() -> int:
+        status = []
+        response = handler({**base, "wsgi.input": io.BytesIO(body)}, lambda s, h, exc_info=None: status.append(s))
+        b"".join(response)
+        response.close()
+        return int(status[0].split()[0])
+
+    return call

@@ -215,6 +215,17 @@ class CreditModel:
         # TreeSHAP is ~0.1 ms a row: big batches are worth a second thread.
         return self.booster.predict(X, pred_contrib=True, num_threads=2 if len(X) >= 200 else 1)
 
+    def scores_and_contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return `scores(X)` and `contributions(X)` from one LightGBM call.
+
+        TreeSHAP contributions sum to the raw margin (bias included), so when
+        every row needs its reasons the margin need not be predicted twice
+        (saves ~0.1 ms of call overhead on a single predict).
+        """
+        contrib = self.contributions(X)
+        margin = contrib.sum(axis=1)
+        return np.clip(calibration_apply(self.calibration, margin), 0.0, 1.0), contrib
+
 
 def credit_model_load(path: Path, manifest: dict) -> CreditModel:
     """Load an artifact folder (the registry's loader for `credit`)."""
@@ -274,6 +285,9 @@ def score_matrix(
     model = loaded.model if loaded is not None else None
     if model is not None:
         try:
+            if reasons_below is None and np.all(reasons):
+                scores, contrib = model.scores_and_contributions(X)
+                return _scored(X, lambda _: scores, lambda rows: contrib, model.version, False, reasons, reasons_below)
             return _scored(X, model.scores, model.contributions, model.version, False, reasons, reasons_below)
         except Exception as exc:  # a model that cannot predict must not take the API down
             logger.exception("credit model %s failed to predict", model.version)

@@ -106,6 +106,19 @@ def test_batch_and_single_agree(trained_model):
         assert single == batch.prediction(i)
 
 
+def test_scores_from_contributions_equal_the_predicted_margin(trained_model):
+    # With reasons for every row, the score comes from the sum of TreeSHAP
+    # contributions (one LightGBM call); it must equal the margin's score.
+    from tests.credit.conftest import synthetic_rows
+
+    X, _ = synthetic_rows(500, seed=12)
+    model = registry.get_active(scoring.MODEL_NAME).model
+    combined, contrib = model.scores_and_contributions(X)
+    np.testing.assert_allclose(combined, model.scores(X), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(score_matrix(X, reasons=True).scores, score_matrix(X, reasons=False).scores)
+    assert contrib.shape == (500, len(FEATURES) + 1)
+
+
 def test_missing_artifact_falls_back_and_health_is_degraded(trained_model, artifacts_dir):
     import shutil
 
