@@ -20,13 +20,12 @@ decision and writes only an audit row marked `replay`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import uuid
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 
 from alerts.models import AIAlert, AIMetric, AlertType
@@ -298,45 +297,12 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
 
 
 _json_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_REASON_IDS_JSON: dict[tuple, str] = {}
-
-
-def _json_number(value) -> str:
-    # Validated input: ints, or finite floats (whose repr is valid JSON).
-    if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return repr(value)
-    raise ValueError(f"not a finite JSON number: {value!r}")
 
 
 def _plain_meta_json(result: CheckResult, item: dict, token: str) -> str:
-    """Return `_metric_meta(...)` of a check without a payment as JSON text, ~4x faster than encoding the dict.
-
-    Written out by hand for batches (a test compares it with the encoded dict);
-    unusual results (default action, errors) take the plain encoder.
-    """
-    if result.default_action_applied or result.error or result.isolation_score is None:
-        meta = _metric_meta(
-            result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
-        )
-        return _json_encode(meta)
-    ids = tuple(reason["id"] for reason in result.reasons)
-    ids_json = _REASON_IDS_JSON.get(ids)
-    if ids_json is None:
-        ids_json = _REASON_IDS_JSON.setdefault(ids, _json_encode(list(ids)))
-    return (
-        f'{{"decision":"{result.decision}","is_fraud":{"true" if result.is_fraud else "false"},'
-        f'"model_version":{_json_encode(result.model_version)},"fallback":{"true" if result.fallback else "false"},'
-        f'"latency_ms":{_json_number(round(result.latency_ms, 4))},"reasons":{ids_json},'
-        f'"isolation_score":{_json_number(result.isolation_score)},"default_action_applied":false,"error":"",'
-        f'"features":{{"amount_sats":{_json_number(item["amount_sats"])},'
-        f'"time_since_last_sec":{_json_number(item["time_since_last_sec"])},'
-        f'"invoices_last_min":{_json_number(item["invoices_last_min"])},'
-        f'"device_changes":{_json_number(item["device_changes"])},'
-        f'"location_changes":{_json_number(item["location_changes"])}}},'
-        f'"input_hash":"{check_input_hash(item["user_id"], item, None)}",'
-        f'"payment_id":null,"user_id":{encode_basestring_ascii(item["user_id"])},'
-        f'"token":{encode_basestring_ascii(token or "")},"replay":false}}'
-    )
+    """Return `_metric_meta(...)` of a check without a payment as JSON text (orjson: ~1 us, json ~7 us)."""
+    meta = _metric_meta(result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False)
+    return orjson.dumps(meta).decode()
 
 
 def _time_ordered_ids(n: int) -> list[str]:

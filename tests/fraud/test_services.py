@@ -143,7 +143,7 @@ def test_audit_ids_are_valid_time_ordered_uuids():
 
 
 @pytest.mark.parametrize("with_model", [True, False])
-def test_hand_written_audit_json_equals_the_encoded_meta(with_model, request, settings, tmp_path):
+def test_batch_audit_json_equals_the_meta(with_model, request, settings, tmp_path):
     import json
 
     from fraud.services import _metric_meta, _plain_meta_json, check_transactions
