@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +14,7 @@ from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
 from alerts.services import alert_create, metric_record, notification_enqueue
+from alerts.writes import metrics_insert
 from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
@@ -88,7 +87,7 @@ def prediction_audited(*, user_id: str, features: dict[str, float], token: str) 
     member_id = _member_ids_known([user_id]).get(user_id)
     timings.mark("features")
     _async_commit_for_audit()
-    _metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
+    metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
     timings.mark("writes")
     metrics.count_credit_predictions([prediction.band], prediction.fallback)
     return prediction
@@ -103,7 +102,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     known = _member_ids_known([item["user_id"] for item in items])
     timings.mark("features")
     _async_commit_for_audit()
-    _metrics_insert(
+    metrics_insert(
         [
             (known.get(item["user_id"]), PREDICTION_KEY, p.score, _audit_meta(item["user_id"], row, p, token, True))
             for item, row, p in zip(items, rows, predictions, strict=True)
@@ -328,49 +327,7 @@ def _score_metrics_write(ids: list[uuid.UUID], batch, now: datetime, run_id: str
         if batch.reasons[i]:
             meta["reasons"] = [r["code"] for r in batch.reasons[i]]
         rows.append((member_id, SCORE_KEY, float(batch.scores[i]), meta))
-    _metrics_insert(rows, now=now)
-
-
-_METRIC_COLUMNS = "(user_id, metric_key, metric_value, meta, created_at)"
-
-
-def _metrics_insert(
-    rows: list[tuple[uuid.UUID | None, str, float | None, dict]], *, now: datetime | None = None
-) -> None:
-    """Write `ai_metrics` rows (member id, key, value, meta) in one statement; ids come from the column default.
-
-    The ORM's bulk_create spends ~0.1 ms a row building model instances and
-    uuid4s; audits of a 1,000-item batch and full scoring runs cannot afford it.
-    """
-    now = now or timezone.now()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            if len(rows) < 50:
-                cursor.executemany(
-                    f"INSERT INTO ai_metrics {_METRIC_COLUMNS} VALUES (%s, %s, %s, %s::jsonb, %s)",
-                    [(m, k, v, json.dumps(meta), now) for m, k, v, meta in rows],
-                )
-                return
-            # COPY is several times faster than INSERT for the millions of rows of a full run.
-            stamp = now.isoformat()
-            buffer = io.StringIO()
-            for m, k, v, meta in rows:
-                value = "\\N" if v is None else repr(v)
-                member = "\\N" if m is None else str(m)
-                buffer.write(f"{member}\t{k}\t{value}\t{_copy_text(json.dumps(meta))}\t{stamp}\n")
-            with cursor.cursor.copy(f"COPY ai_metrics {_METRIC_COLUMNS} FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
-            return
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        cursor.executemany(
-            f"INSERT INTO ai_metrics {_METRIC_COLUMNS} VALUES (%s, %s, %s, %s, %s)",
-            [(None if m is None else m.hex, k, v, json.dumps(meta), stamp) for m, k, v, meta in rows],
-        )
-
-
-def _copy_text(text: str) -> str:
-    # COPY's text format reads backslashes as escapes; JSON has no raw tabs or newlines.
-    return text.replace("\\", "\\\\")
+    metrics_insert(rows, now=now)
 
 
 def score_run_enqueue(*, run: ScoreRun, ids: list[uuid.UUID] | None = None, chunk: int) -> int:

@@ -131,34 +131,32 @@ def test_scoring_failure_applies_the_default_action_and_records_it(fraud_model, 
     assert (after.fallback, after.fraud_score is not None, after.decision) == (True, True, "allow")
 
 
-def test_audit_ids_are_valid_time_ordered_uuids():
-    import uuid
-
-    from fraud.services import _time_ordered_ids
-
-    ids = _time_ordered_ids(1000)  # the batch limit; the 12-bit counter orders up to 4096
-    parsed = [uuid.UUID(hex=i) for i in ids]
-    assert len(set(ids)) == 1000 and all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
-    assert ids == sorted(ids)  # one millisecond, the counter orders them
-
-
 @pytest.mark.parametrize("with_model", [True, False])
-def test_batch_audit_json_equals_the_meta(with_model, request, settings, tmp_path):
-    import json
-
-    from fraud.services import _metric_meta, _plain_meta_json, check_transactions
+def test_batch_audit_rows_hold_each_decision_meta(with_model, request, settings, tmp_path):
+    from fraud.services import _metric_meta, check_transactions, fraud_checks_run
 
     if with_model:
         request.getfixturevalue("fraud_model")
     else:
         settings.ML_ARTIFACTS_DIR = tmp_path  # no model: rules alone
     items = [
-        {**SEED_EXAMPLE, "user_id": 'quote " and é'},
-        {**ORDINARY, "time_since_last_sec": 0.1},
-        {**ORDINARY, "amount_sats": 99_000, "time_since_last_sec": 1e300},
+        {**SEED_EXAMPLE, "user_id": 'quote " and é \\ tab\t'},
+        {**ORDINARY, "user_id": "u-2", "time_since_last_sec": 0.1},
+        {**ORDINARY, "user_id": "u-3", "amount_sats": 99_000, "time_since_last_sec": 1e300},
     ]
+    fraud_checks_run(items=items, token="tok")
+    stored = {m.meta["user_id"]: m for m in AIMetric.objects.filter(metric_key="fraud_check")}
+    assert len(stored) == 3
     for result, item in zip(check_transactions(items=items), items, strict=True):
         expected = _metric_meta(
             result=result, features=item, payment=None, user_ref=item["user_id"], token="tok", replay=False
         )
-        assert json.loads(_plain_meta_json(result, item, "tok")) == expected
+        meta = stored[item["user_id"]].meta
+        expected.pop("latency_ms")
+        # jsonb keeps numbers as NUMERIC: 1e300 comes back from PostgreSQL as an int.
+        features = {k: float(v) for k, v in expected.pop("features").items()}
+        assert {k: float(v) for k, v in meta["features"].items()} == features
+        assert {k: v for k, v in meta.items() if k in expected} == expected
+        assert "request_id" in meta and float(stored[item["user_id"]].metric_value) == pytest.approx(
+            result.fraud_score, abs=1e-4
+        )
