@@ -1,31 +1,446 @@
-"""Admin pages for alerts and metrics (the analysts' work queues build on these)."""
+"""Admin pages for alerts and metrics: the analysts' alert work queue.
 
-from django.contrib import admin
+Open alerts come first, newest first. Each payload is shown readably (score,
+band or decision, reasons, amounts in sats and XOF, model version, payment).
+Analysts resolve one alert (from its page) or many (the changelist action)
+through an intermediate form asking for an outcome fitting the alerts' type and
+a note; `alerts.services.alert_resolve` does the work, one alert at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import AIAlert, AIMetric
-from alerts.services import alert_resolve
+from alerts.models import AIAlert, AIMetric, AlertType
+from alerts.services import OUTCOMES_BY_TYPE, AlertAlreadyResolved, InvalidResolution, Outcome, alert_resolve
 from sunusav.admin_utils import CappedCountPaginator
+
+# More than this many alerts in one resolution is a mistake (select-all over the whole queue).
+RESOLVE_MAX = 500
+
+
+# --- Readable payloads (also used by the held-payments queue and the member page) ------------
+
+
+def sats_and_xof(sats) -> str:
+    """Return "1 000 000 sats (600 000 XOF)" with the configured XOF per sat."""
+    if sats is None:
+        return "—"
+    xof = round(float(sats) * settings.CREDIT_XOF_PER_SAT)
+    return _g("%(sats)s sats (%(xof)s XOF)") % {
+        "sats": number_format(int(sats), force_grouping=True),
+        "xof": number_format(xof, force_grouping=True),
+    }
+
+
+def xof_and_sats(xof) -> str:
+    """Return "50 000 XOF (83 333 sats)" with the configured XOF per sat."""
+    if xof is None:
+        return "—"
+    sats = round(float(xof) / settings.CREDIT_XOF_PER_SAT) if settings.CREDIT_XOF_PER_SAT else 0
+    return _g("%(xof)s XOF (%(sats)s sats)") % {
+        "xof": number_format(int(xof), force_grouping=True),
+        "sats": number_format(sats, force_grouping=True),
+    }
+
+
+def reason_texts(reasons) -> list[str]:
+    """Return reasons (the models' dicts with `fr`/`en`, or credit reason codes) as sentences in the UI language."""
+    english = (get_language() or "fr").startswith("en")
+    texts = []
+    for reason in reasons or []:
+        if isinstance(reason, dict):
+            texts.append(reason.get("en" if english else "fr") or reason.get("id") or reason.get("code") or "?")
+        else:
+            texts.append(credit_reason_text(str(reason), english=english))
+    return texts
+
+
+def credit_reason_text(code: str, *, english: bool | None = None) -> str:
+    """Return a credit reason code's sentence (`credit.scoring.REASONS`), or the code itself."""
+    from credit.scoring import REASONS
+
+    if english is None:
+        english = (get_language() or "fr").startswith("en")
+    for reason_code, fr, en in REASONS.values():
+        if reason_code == code:
+            return en if english else fr
+    return code
+
+
+def reasons_html(reasons):
+    texts = reason_texts(reasons)
+    if not texts:
+        return "—"
+    return format_html("<ul class='risk-reasons'>{}</ul>", format_html_join("", "<li>{}</li>", ((t,) for t in texts)))
+
+
+def payment_url(payment_id) -> str | None:
+    try:
+        return reverse("admin:sunusav_payment_change", args=[payment_id])
+    except NoReverseMatch:
+        return None
+
+
+def member_link(member):
+    if member is None:
+        return "—"
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:sunusav_member_change", args=[member.pk]), member.display_name
+    )
+
+
+def when_text(moment) -> str:
+    """Return "à 14:05" today, "le 23/11/2026 à 14:05" another day (local time)."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localdate():
+        return _g("à %(time)s") % {"time": local.strftime("%H:%M")}
+    return _g("le %(date)s à %(time)s") % {
+        "date": date_format(local, "SHORT_DATE_FORMAT"),
+        "time": local.strftime("%H:%M"),
+    }
+
+
+def already_resolved_message(exc: AlertAlreadyResolved) -> str:
+    return _g("Alerte %(alert)s déjà résolue par %(who)s %(when)s : rien n'a été modifié.") % {
+        "alert": str(exc.alert.pk)[:8],
+        "who": exc.resolved_by or _g("le système"),
+        "when": when_text(exc.resolved_at),
+    }
+
+
+def decision_label(decision: str | None) -> str:
+    """Return a fraud decision (`hold`, `review`, `allow`) in the UI language."""
+    labels = {"hold": _g("bloquer"), "review": _g("à vérifier"), "allow": _g("accepter")}
+    return labels.get(decision or "", decision or "—")
+
+
+def _score(alert: AIAlert):
+    payload = alert.payload or {}
+    if alert.alert_type == AlertType.FRAUD_SUSPECT:
+        return payload.get("fraud_score")
+    if alert.alert_type == AlertType.CREDIT_OFFER:
+        return payload.get("score")
+    return payload.get("shortfall_share")
+
+
+def _band(alert: AIAlert) -> str:
+    payload = alert.payload or {}
+    if alert.alert_type == AlertType.FRAUD_SUSPECT:
+        return decision_label(payload.get("decision"))
+    if alert.alert_type == AlertType.CREDIT_OFFER:
+        return _g("bande %(band)s") % {"band": payload.get("band", "?")}
+    return payload.get("tontine_name") or ""
+
+
+def _amount(alert: AIAlert) -> str:
+    payload = alert.payload or {}
+    if alert.alert_type == AlertType.FRAUD_SUSPECT:
+        amount = payload.get("amount_sats")
+        if amount is None:
+            amount = (payload.get("features") or {}).get("amount_sats")
+        return sats_and_xof(amount)
+    if alert.alert_type == AlertType.CREDIT_OFFER:
+        return xof_and_sats(payload.get("offered_amount_xof"))
+    return _g("déficit %(amount)s") % {"amount": sats_and_xof(payload.get("shortfall_sats"))}
+
+
+def _fmt_score(value) -> str:
+    if value is None:
+        return "—"
+    try:
+        return number_format(float(value), decimal_pos=3)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# --- Filters and forms --------------------------------------------------------------------------
+
+
+class AlertStatusFilter(admin.SimpleListFilter):
+    title = _("statut")
+    parameter_name = "statut"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("ouvertes")), ("resolved", _("résolues"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(Q(resolved=False) | Q(resolved__isnull=True))
+        if self.value() == "resolved":
+            return queryset.filter(resolved=True)
+        return queryset
+
+
+class ResolveForm(forms.Form):
+    """An outcome (among those valid for every selected alert's type) and a required note."""
+
+    outcome = forms.ChoiceField(label=_("Issue"))
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Obligatoire : ce qui a été vérifié et pourquoi."),
+    )
+
+    def __init__(self, *args, outcomes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Outcome.choices)
+        self.fields["outcome"].choices = [("", "---------")] + [(o, labels[o]) for o in outcomes]
+
+
+def outcomes_for(alert_types) -> list[str]:
+    """Return the outcomes valid for every given alert type, in a stable order."""
+    allowed = [o for o in Outcome.values if all(o in OUTCOMES_BY_TYPE.get(t, ()) for t in alert_types)]
+    return allowed if alert_types else []
+
+
+# --- The alert queue ------------------------------------------------------------------------------
 
 
 @admin.register(AIAlert)
 class AIAlertAdmin(admin.ModelAdmin):
-    list_display = ["alert_type", "user", "created_at", "resolved", "resolved_at"]
-    list_filter = ["alert_type", "resolved"]
+    list_display = [
+        "created_at",
+        "alert_type",
+        "member",
+        "score",
+        "band_or_decision",
+        "amount",
+        "reasons",
+        "model_version",
+        "status",
+    ]
+    list_display_links = ["created_at"]
+    list_filter = ["alert_type", AlertStatusFilter, "created_at"]
     list_select_related = ["user"]
-    search_fields = ["user__display_name", "=user__id"]
-    raw_id_fields = ["user"]
-    date_hierarchy = "created_at"
+    search_fields = ["user__display_name"]
+    search_help_text = _("Nom du membre, identifiant du membre ou de l'alerte.")
     ordering = ["resolved", "-created_at"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+    list_per_page = 50
     actions = ["resolve"]
+    change_form_template = "admin/alerts/aialert/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["alert_type", "member", "created_at", "status", "resolved_at"]}),
+        (
+            _("Détail"),
+            {"fields": ["score", "band_or_decision", "amount", "reasons", "model_version", "payment", "features"]},
+        ),
+        (_("Résolution"), {"fields": ["outcome", "resolved_by", "resolution_note"]}),
+        (_("Contenu brut"), {"classes": ["collapse"], "fields": ["payload_json"]}),
+    ]
+    readonly_fields = [
+        "alert_type",
+        "member",
+        "created_at",
+        "status",
+        "resolved_at",
+        "score",
+        "band_or_decision",
+        "amount",
+        "reasons",
+        "model_version",
+        "payment",
+        "features",
+        "outcome",
+        "resolved_by",
+        "resolution_note",
+        "payload_json",
+    ]
 
-    @admin.action(description=_("Marquer comme résolues"), permissions=["change"])
+    # Alerts come from the models and their payloads are the seed's columns:
+    # nobody adds or edits them here; resolving goes through the action.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_resolve_permission(self, request):
+        return request.user.has_perm("alerts.resolve_aialert")
+
+    def get_search_results(self, request, queryset, search_term):
+        # An id (of the alert or of its member) is an exact, indexed lookup;
+        # anything else searches members' display names.
+        try:
+            ident = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(Q(pk=ident) | Q(user_id=ident)), False
+
+    # --- columns
+
+    @admin.display(description=_("membre"), ordering="user__display_name")
+    def member(self, obj):
+        return member_link(obj.user)
+
+    @admin.display(description=_("score"))
+    def score(self, obj):
+        return _fmt_score(_score(obj))
+
+    @admin.display(description=_("bande / décision"))
+    def band_or_decision(self, obj):
+        return _band(obj) or "—"
+
+    @admin.display(description=_("montant"))
+    def amount(self, obj):
+        return _amount(obj)
+
+    @admin.display(description=_("motifs"))
+    def reasons(self, obj):
+        return reasons_html((obj.payload or {}).get("reasons"))
+
+    @admin.display(description=_("modèle"))
+    def model_version(self, obj):
+        payload = obj.payload or {}
+        version = payload.get("model_version") or "—"
+        if payload.get("fallback"):
+            return format_html("{} <em>({})</em>", version, _g("règles de secours"))
+        return version
+
+    @admin.display(description=_("statut"), ordering="resolved")
+    def status(self, obj):
+        if not obj.resolved:
+            return format_html('<strong class="risk-open">{}</strong>', _g("ouverte"))
+        outcome = (obj.payload or {}).get("outcome")
+        label = dict(Outcome.choices).get(outcome, outcome) if outcome else _g("résolue")
+        return format_html('<span class="risk-resolved">{}</span>', label)
+
+    @admin.display(description=_("paiement"))
+    def payment(self, obj):
+        payment_id = (obj.payload or {}).get("payment_id")
+        if not payment_id:
+            return "—"
+        from sunusav.models import Payment
+
+        status = Payment.objects.filter(pk=payment_id).values_list("status", flat=True).first()
+        if status == Payment.Status.HELD:
+            url = reverse("admin:sunusav_heldpayment_change", args=[payment_id])
+        else:
+            url = payment_url(payment_id)
+        label = dict(Payment.Status.choices).get(status, _g("inconnu"))
+        return format_html('<a href="{}">{}</a> ({})', url, payment_id, label)
+
+    @admin.display(description=_("caractéristiques"))
+    def features(self, obj):
+        features = (obj.payload or {}).get("features")
+        if not features:
+            return "—"
+        return format_html_join(", ", "{}&nbsp;=&nbsp;{}", sorted(features.items()))
+
+    @admin.display(description=_("issue"))
+    def outcome(self, obj):
+        outcome = (obj.payload or {}).get("outcome")
+        return dict(Outcome.choices).get(outcome, outcome) if outcome else "—"
+
+    @admin.display(description=_("résolue par"))
+    def resolved_by(self, obj):
+        return (obj.payload or {}).get("resolved_by") or "—"
+
+    @admin.display(description=_("note"))
+    def resolution_note(self, obj):
+        return (obj.payload or {}).get("resolution_note") or "—"
+
+    @admin.display(description=_("contenu (JSON)"))
+    def payload_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False, sort_keys=True))
+
+    # --- the detail page's resolve form
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not obj.resolved and self.has_resolve_permission(request):
+            context["resolve_form"] = ResolveForm(outcomes=outcomes_for([obj.alert_type]))
+            context["action_checkbox_name"] = helpers.ACTION_CHECKBOX_NAME
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    # --- resolving
+
+    @admin.action(description=_("Résoudre les alertes sélectionnées…"), permissions=["resolve"])
     def resolve(self, request, queryset):
-        # Audited per alert (ai_metrics `alert_resolved`, with this request's id and the alert's origin).
-        for alert in queryset.filter(resolved=False):
-            alert_resolve(alert=alert, actor=f"user:{request.user.pk}")
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if selected and request.POST.get("select_across") not in ("1", "True", "on"):
+            # The ids the analyst chose, whatever the list's filters say now: an
+            # alert resolved meanwhile must be reported, not silently dropped.
+            queryset = self.get_queryset(request).filter(pk__in=selected)
+        alerts = list(queryset.select_related("user").order_by("-created_at")[: RESOLVE_MAX + 1])
+        if len(alerts) > RESOLVE_MAX:
+            self.message_user(
+                request,
+                _g("Trop d'alertes sélectionnées (%(max)s au plus) : affinez les filtres.") % {"max": RESOLVE_MAX},
+                messages.ERROR,
+            )
+            return None
+        for alert in alerts:
+            if alert.resolved:
+                self.message_user(request, already_resolved_message(AlertAlreadyResolved(alert)), messages.WARNING)
+        open_alerts = [alert for alert in alerts if not alert.resolved]
+        if not open_alerts:
+            return None
+        outcomes = outcomes_for({alert.alert_type for alert in open_alerts})
+        if not outcomes:
+            self.message_user(
+                request,
+                _g("Ces alertes sont de types différents sans issue commune : résolvez-les type par type."),
+                messages.ERROR,
+            )
+            return None
+        if "apply" in request.POST:
+            form = ResolveForm(request.POST, outcomes=outcomes)
+            if form.is_valid():
+                self._resolve_all(request, open_alerts, form.cleaned_data)
+                return None
+        else:
+            form = ResolveForm(outcomes=outcomes)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _g("Résoudre des alertes"),
+            "subtitle": None,
+            "opts": self.opts,
+            "alerts": open_alerts,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "resolve",
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/alerts/aialert/resolve_confirmation.html", context)
+
+    def _resolve_all(self, request, alerts, data) -> None:
+        done = 0
+        for alert in alerts:
+            try:
+                alert_resolve(alert=alert, actor=request.user, outcome=data["outcome"], note=data["note"])
+            except AlertAlreadyResolved as exc:
+                self.message_user(request, already_resolved_message(exc), messages.WARNING)
+            except InvalidResolution as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(count)d alerte résolue.", "%(count)d alertes résolues.", done) % {"count": done},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(AIMetric)

@@ -260,6 +260,26 @@ class Payment(models.Model):
         return f"{self.amount_sats} sats ({self.get_status_display()})"
 
 
+class HeldPaymentManager(models.Manager):
+    """Only the payments the fraud check holds for an analyst."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(status=Payment.Status.HELD)
+
+
+class HeldPayment(Payment):
+    """The held-payments work queue: payments waiting for an analyst to release or reject them."""
+
+    objects = HeldPaymentManager()
+
+    class Meta:
+        proxy = True
+        # Acting on a hold needs `sunusav.review_payment` and seeing it `sunusav.view_payment`.
+        default_permissions = ()
+        verbose_name = _("paiement retenu")
+        verbose_name_plural = _("paiements retenus")
+
+
 class Loan(models.Model):
     """A microloan offered to a member; its outcome is what credit training learns from."""
 
