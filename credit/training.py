@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from credit import scoring
 from credit.features import FEATURE_DEFINITIONS, FEATURES, GRACE_DAYS, WINDOW_DAYS, Target, features_for_targets
+from sunusav.drift import reference_distribution
 from sunusav.ml import registry as reg
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,9 @@ def credit_model_train(
         "repaid_rate": round(float(y.mean()), 4),
         "active_before": {"version": active_version, "auc_on_this_held_out": active_auc},
     }
+    # Training deciles of every feature and of the score: the reference of drift (PSI) monitoring.
+    all_scores = np.clip(scoring.calibration_apply(calibration, booster.predict(X, raw_score=True)), 0, 1)
+    reference = reference_distribution(X, FEATURES, np.round(all_scores, 3))
     now = timezone.now()
     data_digest = reg.data_hash(np.column_stack([X, y]))
     version = f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{data_digest[:6]}"
@@ -259,6 +263,7 @@ def credit_model_train(
         "leakage": "database rows use features as of each loan's offered_at; open loans are excluded",
         "library_versions": reg.library_versions("lightgbm", "scikit-learn", "numpy"),
         "metrics": metrics,
+        "reference_distribution": reference,
         "trained_at": now.isoformat(),
         "limitations": (
             "Learned from past offers only (members never offered a loan are unseen); "

@@ -79,6 +79,7 @@ class Trained:
     input_params: dict = field(default_factory=dict)
     forest_search: list = field(default_factory=list)
     rule_tuning: list = field(default_factory=list)
+    reference: dict | None = None  # training bins of features and score (drift monitoring)
 
 
 def _member_split(
@@ -444,6 +445,11 @@ def fraud_model_fit(
         patterns=patterns[in_val],
         detectable=detectable[in_val],
     )
+    from sunusav.drift import reference_distribution
+
+    reference = reference_distribution(
+        features, FEATURES, _combined_scores(features, probability, isolation, rule_params)
+    )
     metrics["validation_pr_auc"] = round(float(average_precision_score(labels[in_val], val_scores)), 4)
     metrics["validation"] = {k: validation[k] for k in ("precision", "recall", "fpr", "pr_auc", "detectable_ceiling")}
     return Trained(
@@ -466,6 +472,7 @@ def fraud_model_fit(
         input_params=input_params,
         forest_search=search,
         rule_tuning=rule_tuning,
+        reference=reference,
     )
 
 
@@ -526,6 +533,7 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
             else f"{best} ranked higher; iforest is shipped because only it has an exact microsecond serving form.",
         },
         "metrics": trained.metrics,
+        "reference_distribution": trained.reference,
         "counts": {**trained.counts, "analyst_labels": analyst_labels},
         "data_sha256": trained.data_sha256,
         "library_versions": library_versions("scikit-learn", "pyod", "numpy", "onnx", "onnxruntime"),
