@@ -1,4 +1,4 @@
-"""Top-level URLs: the admin, the public health probe and the internal API."""
+"""Top-level URLs: the admin and its back-office pages, the public health probe and the internal API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -23,5 +23,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The back-office's own pages (dashboard, "try the models") live under /admin/, before the admin's URLs.
+    path("admin/", include("sunusav.backoffice.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,385 @@
+"""Reads behind the back-office dashboard and Models section.
+
+Every query is bounded so the dashboard stays fast on big tables (1,000,000
+`ai_metrics`, 100,000 `ai_alerts`): metric averages and per-hour counts look
+at a recent window through the (metric_key, created_at) index, metric keys are
+found by a loose index scan (one index probe per distinct key), stage timings
+read at most `STAGE_SAMPLE` recent decisions of each kind. The aggregates are
+cached for `DASHBOARD_CACHE_SECONDS` in the shared cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Avg, Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from alerts.models import AIAlert, AIMetric, AlertType
+from sunusav.models import Member, ModelVersion
+from sunusav.timings import STAGES
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_CACHE_SECONDS = 30
+DASHBOARD_CACHE_KEY = "backoffice:dashboard:v1:{window}"
+WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
+# Real-time decisions that store `meta.stages_us` (credit.services, fraud.services).
+DECISION_KEYS = ("credit_prediction", "fraud_check")
+FRAUD_CHECK_KEY = "fraud_check"
+STAGE_SAMPLE = 5000
+BANDS = (("A", 0.90, None), ("B", 0.80, 0.90), ("C", 0.65, 0.80), ("D", 0.50, 0.65), ("E", None, 0.50))
+MODEL_NAMES = ("credit", "fraud")
+
+
+# --- Dashboard --------------------------------------------------------------------------
+
+
+def alerts_by_type() -> list[dict]:
+    """Return open and total alerts per type (the seed's `GROUP BY alert_type`), every type listed."""
+    rows = {
+        r["alert_type"]: r
+        for r in AIAlert.objects.order_by()
+        .values("alert_type")
+        .annotate(total=Count("id"), open=Count("id", filter=Q(resolved=False)))
+    }
+    return [
+        {"alert_type": t, "total": rows.get(t, {}).get("total", 0), "open": rows.get(t, {}).get("open", 0)}
+        for t in AlertType.values
+    ]
+
+
+def credit_scores() -> dict:
+    """Return the average credit score, the scored members and how many fall in each band (one scan)."""
+    band_counts = {}
+    for band, low, high in BANDS:
+        cond = Q(credit_score__isnull=False)
+        if low is not None:
+            cond &= Q(credit_score__gte=low)
+        if high is not None:
+            cond &= Q(credit_score__lt=high)
+        band_counts[band] = Count("id", filter=cond)
+    row = Member.objects.order_by().aggregate(
+        average=Avg("credit_score"), scored=Count("credit_score"), members=Count("id"), **band_counts
+    )
+    return {
+        "average": None if row["average"] is None else round(float(row["average"]), 3),
+        "scored": row["scored"],
+        "members": row["members"],
+        "bands": {band: row[band] for band, _, _ in BANDS},
+    }
+
+
+def metric_keys() -> list[str]:
+    """Return the distinct `metric_key`s by a loose index scan (one probe per key, never a full scan)."""
+    table = AIMetric._meta.db_table  # from the model, never from input
+    sql = (
+        f"WITH RECURSIVE k(key) AS ("
+        f"  SELECT (SELECT MIN(metric_key) FROM {table})"
+        f"  UNION ALL"
+        f"  SELECT (SELECT MIN(metric_key) FROM {table} WHERE metric_key > k.key) FROM k WHERE k.key IS NOT NULL"
+        f") SELECT key FROM k WHERE key IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def metric_averages(*, since: dt.datetime) -> list[dict]:
+    """Return, per metric key, the rows and the average value since `since` (index range per key)."""
+    keys = metric_keys()
+    if not keys:
+        return []
+    rows = {
+        r["metric_key"]: r
+        for r in AIMetric.objects.filter(metric_key__in=keys, created_at__gte=since)
+        .order_by()
+        .values("metric_key")
+        .annotate(n=Count("id"), average=Avg("metric_value"))
+    }
+    return [
+        {
+            "metric_key": key,
+            "n": rows.get(key, {}).get("n", 0),
+            "average": None if rows.get(key, {}).get("average") is None else float(rows[key]["average"]),
+        }
+        for key in keys
+    ]
+
+
+def fraud_checks_per_hour(*, now: dt.datetime, hours: int = 24) -> list[dict]:
+    """Return fraud checks and holds per hour over the last `hours` hours (empty hours as zeros)."""
+    end = timezone.localtime(now).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    start = end - dt.timedelta(hours=hours)
+    counts = {
+        r["hour"]: r
+        for r in AIMetric.objects.filter(metric_key=FRAUD_CHECK_KEY, created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .order_by()
+        .values("hour")
+        .annotate(checks=Count("id"), holds=Count("id", filter=Q(meta__decision="hold")))
+    }
+    by_hour = {timezone.localtime(h).replace(tzinfo=None): r for h, r in counts.items() if h is not None}
+    out = []
+    for i in range(hours):
+        hour = timezone.localtime(start + dt.timedelta(hours=i))
+        r = by_hour.get(hour.replace(tzinfo=None), {})
+        out.append({"hour": hour, "checks": r.get("checks", 0), "holds": r.get("holds", 0)})
+    return out
+
+
+def _percentile(sorted_values: np.ndarray, q: float) -> int:
+    # Nearest rank: the value a q-share of the decisions stayed at or under.
+    index = max(int(np.ceil(q * len(sorted_values))) - 1, 0)
+    return int(sorted_values[index])
+
+
+def stage_timings(*, since: dt.datetime, sample: int = STAGE_SAMPLE) -> list[dict]:
+    """Return p50/p99 microseconds per stage of each real-time decision kind since `since`.
+
+    Reads the newest `sample` decisions of each kind that stored `meta.stages_us`
+    (batch rows written in bulk do not), backwards along the (key, created_at) index.
+    """
+    out = []
+    for key in DECISION_KEYS:
+        stages_rows = list(
+            AIMetric.objects.filter(metric_key=key, created_at__gte=since, meta__stages_us__isnull=False)
+            .order_by("-created_at")
+            .values_list("meta__stages_us", flat=True)[:sample]
+        )
+        stages_rows = [s for s in stages_rows if isinstance(s, dict)]
+        names = [s for s in STAGES if any(s in row for row in stages_rows)]
+        stages = []
+        for name in [*names, "total"]:
+            if name == "total":
+                values = [sum(v for v in row.values() if isinstance(v, int | float)) for row in stages_rows]
+            else:
+                values = [row[name] for row in stages_rows if isinstance(row.get(name), int | float)]
+            if not values:
+                continue
+            ordered = np.sort(np.asarray(values, dtype=np.int64))
+            stages.append(
+                {"stage": name, "p50": _percentile(ordered, 0.50), "p99": _percentile(ordered, 0.99), "n": len(values)}
+            )
+        out.append({"metric_key": key, "n": len(stages_rows), "stages": stages})
+    return out
+
+
+def queue_stats() -> dict:
+    """Return the queues' statistics, or an error string when the broker does not answer."""
+    from sunusav.queues import get_queue_stats
+
+    try:
+        return {"queues": get_queue_stats(), "error": ""}
+    except Exception as exc:  # a broker outage must not take the dashboard down
+        logger.warning("queue stats unavailable: %s", type(exc).__name__)
+        return {"queues": {}, "error": type(exc).__name__}
+
+
+def model_health() -> list[dict]:
+    """Return each model's active version and whether its rule fallback is answering in its place."""
+    from sunusav.ml.registry import registry
+
+    active = {mv.name: mv for mv in ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE)}
+    out = []
+    for name in sorted(set(registry.names) | set(MODEL_NAMES)):
+        status = registry.status(name) if name in registry.names else {"status": "degraded", "error": "no loader"}
+        row = active.get(name)
+        out.append(
+            {
+                "name": name,
+                "status": status["status"],
+                "fallback": status["status"] != "ok",
+                "serving_version": status.get("model_version"),
+                "active_version": row.version if row else None,
+                "activated_at": row.activated_at if row else None,
+                "activated_by": row.activated_by if row else "",
+                "trained_at": status.get("trained_at"),
+                "error": status.get("error") or "",
+            }
+        )
+    return out
+
+
+def dashboard_aggregates(*, window: str = "24h", now: dt.datetime | None = None, use_cache: bool = True) -> dict:
+    """Return the dashboard's expensive aggregates (cached briefly in the shared cache)."""
+    key = DASHBOARD_CACHE_KEY.format(window=window)
+    if use_cache:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    now = now or timezone.now()
+    since = now - WINDOWS[window]
+    data = {
+        "computed_at": now,
+        "window": window,
+        "alerts": alerts_by_type(),
+        "credit": credit_scores(),
+        "metrics": metric_averages(since=since),
+        "per_hour": fraud_checks_per_hour(now=now),
+        "stages": stage_timings(since=now - dt.timedelta(hours=24)),
+        "queues": queue_stats(),
+    }
+    if use_cache:
+        cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+def dashboard_cache_clear() -> None:
+    """Forget the cached aggregates (after an action that changes them, and in tests)."""
+    cache.delete_many([DASHBOARD_CACHE_KEY.format(window=w) for w in WINDOWS])
+
+
+# --- Models section ------------------------------------------------------------------------
+
+
+def previous_active_version(*, name: str) -> ModelVersion | None:
+    """Return the version that served before the current one: the latest activated of the others."""
+    return (
+        ModelVersion.objects.filter(name=name, activated_at__isnull=False)
+        .exclude(status=ModelVersion.Status.ACTIVE)
+        .order_by("-activated_at")
+        .first()
+    )
+
+
+def training_rows(model_version: ModelVersion) -> int | None:
+    """Return how many rows the version was trained on, from its model card."""
+    card = model_version.manifest or {}
+    if isinstance(card.get("training_data"), dict) and card["training_data"].get("rows") is not None:
+        return int(card["training_data"]["rows"])
+    counts = card.get("counts") or {}
+    if counts.get("fit") is not None:
+        return int(counts["fit"])
+    metrics = model_version.metrics or {}
+    parts = [metrics.get(k) for k in ("n_train", "n_calibration", "n_test")]
+    return sum(parts) if all(isinstance(p, int) for p in parts) else None
+
+
+def headline_metrics(model_version: ModelVersion) -> list[tuple[str, object]]:
+    """Return the few metrics worth a column: AUC for credit, PR-AUC/recall/FPR for fraud."""
+    metrics = model_version.metrics or {}
+    wanted = ("auc", "pr_auc", "recall_hold", "recall", "precision", "fpr", "brier", "ks")
+    out = [(k, metrics[k]) for k in wanted if isinstance(metrics.get(k), int | float)]
+    held_out = (metrics.get("held_out") or {}).get("model") or {}
+    out += [(k, held_out[k]) for k in ("accuracy", "brier", "ks") if k in held_out and k not in dict(out)]
+    return out[:5]
+
+
+def feature_importances(model_version: ModelVersion) -> list[tuple[str, float]]:
+    """Return (feature, share of importance) pairs, largest first, from the card or the artifact.
+
+    The card's `feature_importances` when present; otherwise LightGBM's total
+    gain per feature (credit) or the share of the forest's splits on each
+    feature (fraud), read from the artifact and cached per version.
+    """
+    card = model_version.manifest or {}
+    given = card.get("feature_importances")
+    if isinstance(given, dict) and given:
+        pairs = [(str(k), float(v)) for k, v in given.items()]
+    else:
+        try:
+            pairs = list(_artifact_importances(model_version.name, model_version.version, model_version.sha256))
+        except Exception as exc:  # a missing artifact must not break the page
+            logger.warning("no feature importances for %s: %s", model_version, type(exc).__name__)
+            return []
+    total = sum(v for _, v in pairs) or 1.0
+    return sorted(((k, round(v / total, 4)) for k, v in pairs), key=lambda kv: -kv[1])
+
+
+@lru_cache(maxsize=32)
+def _artifact_importances(name: str, version: str, sha256: str) -> tuple[tuple[str, float], ...]:
+    from sunusav.ml.registry import artifact_path, artifact_verify
+
+    manifest = artifact_verify(name=name, version=version, expected_sha256=sha256)
+    folder: Path = artifact_path(name, version)
+    features = list(manifest["features"])
+    if name == "credit":
+        import lightgbm as lgb
+
+        booster = lgb.Booster(model_str=(folder / "model.txt").read_text())
+        gains = booster.feature_importance(importance_type="gain")
+        return tuple((f, float(g)) for f, g in zip(features, gains, strict=True))
+    if name == "fraud":
+        from fraud.forest import arrays_from_bytes
+
+        arrays = arrays_from_bytes((folder / "forest.npz").read_bytes())
+        internal = arrays["left"] != np.arange(len(arrays["left"]))
+        counts = np.bincount(arrays["feature"][internal], minlength=len(features))
+        return tuple((f, float(c)) for f, c in zip(features, counts[: len(features)], strict=True))
+    return ()
+
+
+def flatten_metrics(metrics: dict, *, prefix: str = "", limit: int = 80) -> list[tuple[str, object]]:
+    """Return a model card's metrics as (dotted.key, scalar) rows, for a readable table."""
+    rows: list[tuple[str, object]] = []
+
+    def walk(value, key):
+        if len(rows) >= limit:
+            return
+        if isinstance(value, dict):
+            for k in sorted(value):
+                walk(value[k], f"{key}.{k}" if key else str(k))
+        elif isinstance(value, list):
+            if all(not isinstance(v, dict | list) for v in value):
+                rows.append((key, ", ".join(str(v) for v in value)))
+            else:
+                for i, v in enumerate(value):
+                    walk(v, f"{key}[{i}]")
+        else:
+            rows.append((key, value))
+
+    walk(metrics or {}, prefix)
+    return rows
+
+
+def retrain_runs(*, name: str | None = None, limit: int = 10) -> list[dict]:
+    """Return the newest retraining requests with their django-q2 status and result."""
+    from sunusav.models import AnalystAction
+
+    actions = AnalystAction.objects.filter(action=AnalystAction.Action.RETRAIN).select_related("actor")
+    if name is not None:
+        actions = actions.filter(after__model=name)
+    return [retrain_run(action) for action in actions.order_by("-created_at")[:limit]]
+
+
+def retrain_run(action) -> dict:
+    """Return one retraining request's status (waiting, running, success, failure) and result."""
+    from django_q.models import OrmQ, Task
+
+    task_name = (action.after or {}).get("task_name", "")
+    run = {
+        "action": action,
+        "model": (action.after or {}).get("model"),
+        "task_name": task_name,
+        "status": "queued",
+        "result": None,
+        "error": "",
+        "started": None,
+        "stopped": None,
+    }
+    task = Task.objects.filter(name=task_name).order_by("-stopped").first() if task_name else None
+    if task is not None:
+        run.update(started=task.started, stopped=task.stopped)
+        if task.success:
+            run.update(status="success", result=task.result if isinstance(task.result, dict) else None)
+        else:
+            run.update(status="failure", error=str(task.result or "")[-2000:])
+        return run
+    try:
+        # ORM broker only: a job in the broker is waiting, or running once a worker holds its lock.
+        for queued in OrmQ.objects.all()[:500]:
+            if queued.name() == task_name:
+                locked = queued.lock is not None and queued.lock > timezone.now()
+                run["status"] = "running" if locked else "waiting"
+                break
+    except Exception:  # another broker (Redis): the status stays "queued" until the result lands
+        pass
+    return run
