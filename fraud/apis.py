@@ -3,7 +3,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +16,7 @@ from fraud.serializers import (
 )
 from fraud.services import InvalidCheckInput, PaymentCheckConflict, fraud_checks_run
 from sunusav.api.parsers import NumbersNamingJSONParser
+from sunusav.api.renderers import OrjsonRenderer
 from sunusav.api.schema import CONFLICT, ERRORS, READ_ERRORS
 
 
@@ -34,7 +34,7 @@ class FraudCheckApi(APIView):
     """POST /api/fraud/check: decide on one payment (and hold it when `payment_id` names one)."""
 
     parser_classes = [NumbersNamingJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [OrjsonRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
     @extend_schema(request=FraudCheckInputSerializer, responses={200: FraudCheckOutputSerializer, **ERRORS, **CONFLICT})
@@ -55,7 +55,7 @@ class FraudBatchCheckApi(APIView):
     """POST /api/fraud/batch-check: decide on up to API_BATCH_LIMIT payments, results in order."""
 
     parser_classes = [NumbersNamingJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [OrjsonRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
     @extend_schema(

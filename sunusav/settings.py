@@ -215,7 +215,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sunusav.api.auth.InternalTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["sunusav.api.auth.IsInternalService"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["sunusav.api.renderers.OrjsonRenderer"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "sunusav.api.errors.exception_handler",
 }
