@@ -1,0 +1,176 @@
+"""The held-payments work queue: oldest first, the decision's details, release and reject with a reason."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import AIAlert, Notification
+from sunusav.models import AnalystAction, HeldPayment, Payment
+from sunusav.services import payment_screen
+from tests.factories import MemberFactory, PaymentFactory, suspicious_history
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:sunusav_heldpayment_changelist")
+
+
+def _text(response) -> str:
+    return re.sub(r"[\u00a0\u202f]", " ", response.content.decode())
+
+
+def _messages(response) -> list[str]:
+    return [re.sub(r"[\u00a0\u202f]", " ", str(m)) for m in response.context["messages"]]
+
+
+def held_payment(*, minutes_ago: int = 0) -> Payment:
+    """A payment held by the real fraud check (the seed's suspicious example replayed as history)."""
+    member = MemberFactory()
+    now = suspicious_history(member, now=timezone.now() - dt.timedelta(minutes=minutes_ago))
+    payment = PaymentFactory(
+        member=member, kind="invoice", amount_sats=1_000_000, device_id="device-9", location="place-9", created_at=now
+    )
+    assert payment_screen(payment=payment).result.decision == "hold"
+    payment.refresh_from_db()
+    assert payment.status == "held"
+    return payment
+
+
+def _alert(payment) -> AIAlert:
+    return AIAlert.objects.get(alert_type="fraud_suspect", payload__payment_id=str(payment.pk))
+
+
+def _review(client, action, payments, **data):
+    body = {"action": action, "_selected_action": [str(p.pk) for p in payments], **data}
+    return client.post(CHANGELIST, body, follow=True)
+
+
+@pytest.fixture
+def analyst_client(client, analyst_user):
+    client.force_login(analyst_user)
+    return client
+
+
+def test_the_queue_lists_only_held_payments_oldest_first_with_their_decision(analyst_client):
+    newer = held_payment(minutes_ago=5)
+    older = held_payment(minutes_ago=60)
+    PaymentFactory(status="settled")
+    response = analyst_client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [older, newer]
+    text = _text(response)
+    alert = _alert(older)
+    assert f"{alert.payload['fraud_score']:.3f}" in text
+    assert "Rafale de factures" in text  # a reason, in French
+    assert alert.payload["model_version"] in text
+    assert "1 000 000 sats (600 000 XOF)" in text
+
+
+def test_the_page_shows_the_decision_and_the_members_recent_payments(analyst_client):
+    payment = held_payment()
+    page = _text(analyst_client.get(reverse("admin:sunusav_heldpayment_change", args=[payment.pk])))
+    assert 'id="hold-decision"' in page and "Rafale de factures" in page
+    assert 'id="recent-payments"' in page and page.count("2 000 sats (1 200 XOF)") == 9  # the member's history
+    assert 'id="review-payment"' in page and 'value="release"' in page and 'value="reject"' in page
+    assert 'name="status"' not in page and 'name="_save"' not in page  # nobody edits a payment here
+
+
+def test_release_from_the_page_sets_it_on_its_way_resolves_notifies_and_audits(
+    analyst_client, analyst_user, django_capture_on_commit_callbacks
+):
+    payment = held_payment()
+    response = _review(analyst_client, "release", [payment], apply="1", reason="Client joint, achat de stock")
+    assert "1 paiement libéré." in _messages(response)
+    payment.refresh_from_db()
+    assert payment.status == "released"
+    alert = _alert(payment)
+    assert alert.resolved and alert.payload["outcome"] == "false_positive"
+    assert alert.payload["resolved_by"] == analyst_user.username
+    assert Notification.objects.filter(kind="payment_released", member=payment.member).count() == 1
+    release = AnalystAction.objects.get(action="release")
+    assert (release.actor, release.target_type, release.target_id) == (analyst_user, "payment", str(payment.pk))
+    assert release.before == {"status": "held"}
+    assert release.after == {"status": "released", "alerts_resolved": [str(alert.pk)]}
+    assert release.note == "Client joint, achat de stock"
+    assert AnalystAction.objects.filter(action="resolve", target_id=str(alert.pk)).count() == 1
+    assert not HeldPayment.objects.filter(pk=payment.pk).exists()  # out of the queue
+
+
+def test_reject_many_through_the_confirmation_page(analyst_client):
+    payments = [held_payment(minutes_ago=10), held_payment()]
+    confirm = _review(analyst_client, "reject", payments)
+    assert confirm.status_code == 200
+    assert "admin/sunusav/heldpayment/review_confirmation.html" in [t.name for t in confirm.templates]
+    assert Payment.objects.filter(status="held").count() == 2  # the first click only asks
+
+    response = _review(analyst_client, "reject", payments, apply="1", reason="Fraude confirmée par l'opérateur")
+    assert "2 paiements rejetés." in _messages(response)
+    for payment in payments:
+        payment.refresh_from_db()
+        assert payment.status == "rejected"
+        assert _alert(payment).payload["outcome"] == "confirmed_fraud"
+    assert AnalystAction.objects.filter(action="reject").count() == 2
+    assert not Notification.objects.filter(kind="payment_released").exists()
+
+
+def test_a_missing_reason_changes_nothing(analyst_client):
+    payment = held_payment()
+    response = _review(analyst_client, "release", [payment], apply="1", reason="   ")
+    assert "reason" in response.context["form"].errors
+    payment.refresh_from_db()
+    assert payment.status == "held" and not _alert(payment).resolved
+    assert not AnalystAction.objects.exists()
+    assert not Notification.objects.filter(kind="payment_released").exists()
+
+
+def test_a_second_analyst_is_told_who_acted_and_nothing_doubles(client, analyst_user, risk_groups):
+    payment = held_payment()
+    second = User.objects.create_user("analyste-2", password="x", is_staff=True)
+    second.groups.add(risk_groups["analyst"])
+    client.force_login(analyst_user)
+    _review(client, "release", [payment], apply="1", reason="ok")
+    released_at = AnalystAction.objects.get(action="release").created_at
+
+    client.force_login(second)
+    response = _review(client, "reject", [payment], apply="1", reason="non")
+    hhmm = timezone.localtime(released_at).strftime("%H:%M")
+    assert any(f"déjà libéré par {analyst_user.username} à {hhmm}" in m for m in _messages(response))
+    payment.refresh_from_db()
+    assert payment.status == "released"
+    assert AnalystAction.objects.filter(action__in=["release", "reject"]).count() == 1
+    assert _alert(payment).payload["outcome"] == "false_positive"
+    assert Notification.objects.filter(kind="payment_released").count() == 1
+
+    # Opening the page of a payment no longer held says the same, instead of "does not exist".
+    page = client.get(reverse("admin:sunusav_heldpayment_change", args=[payment.pk]), follow=True)
+    assert page.redirect_chain[-1][0] == CHANGELIST
+    assert any(f"déjà libéré par {analyst_user.username}" in m for m in _messages(page))
+
+
+def test_staff_without_the_group_gets_403_and_cannot_review(client):
+    payment = held_payment()
+    client.force_login(User.objects.create_user("stagiaire", password="x", is_staff=True))
+    assert client.get(CHANGELIST).status_code == 403
+    assert client.get(reverse("admin:sunusav_heldpayment_change", args=[payment.pk])).status_code == 403
+    response = client.post(
+        CHANGELIST, {"action": "release", "_selected_action": [str(payment.pk)], "apply": "1", "reason": "x"}
+    )
+    assert response.status_code == 403
+    payment.refresh_from_db()
+    assert payment.status == "held" and not AnalystAction.objects.exists()
+
+
+def test_viewing_payments_is_not_enough_to_release_them(client):
+    payment = held_payment()
+    viewer = User.objects.create_user("lecteur", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="sunusav", codename="view_payment"))
+    client.force_login(viewer)
+    assert client.get(CHANGELIST).status_code == 200
+    page = client.get(reverse("admin:sunusav_heldpayment_change", args=[payment.pk])).content.decode()
+    assert 'id="review-payment"' not in page
+    _review(client, "release", [payment], apply="1", reason="x")
+    payment.refresh_from_db()
+    assert payment.status == "held" and not AnalystAction.objects.exists()
