@@ -18,7 +18,13 @@ training, so nothing that happened after the decision leaks into it):
   is capped at `DELAY_CAP_DAYS` (60) so one old default does not swamp a year.
 - `mobile_tx_volume`: XOF moved (in and out) by mobile money in the window.
 - `community_endorsements`: endorsements received before `as_of` (no window:
-  a vouch stands until withdrawn).
+  a vouch stands until withdrawn), net of the endorsement graph's defaults
+  (see `credit.endorsements`): a vouch from a member *in default* does not
+  count, and each member in default the member vouched for takes one away;
+  never below 0. A member is in default at `as_of` when one of their loans has
+  status `defaulted` with its default date (`closed_at`, else `due_at`, else
+  `offered_at`) in the `WINDOW_DAYS` before `as_of`: a year of good standing
+  clears it, and a default after `as_of` never leaks into training rows.
 
 Each chunk costs three aggregate queries whatever its size: the targets
 (member, as_of) go to the database as one parameter (a JSON array on SQLite,
@@ -61,7 +67,11 @@ FEATURE_DEFINITIONS: dict[str, str] = {
         f"Mean of max(0, paid - due) in days over contributions whose grace ended, unpaid counted until as_of, "
         f"each capped at {DELAY_CAP_DAYS} days; 0 when none has fallen due."
     ),
-    "community_endorsements": "Endorsements received before as_of (no window).",
+    "community_endorsements": (
+        "Endorsements received before as_of (no window) from members not in default, minus members in default "
+        f"the member endorsed, floored at 0; in default = a loan defaulted in the {WINDOW_DAYS} days before as_of "
+        "(default date: closed_at, else due_at, else offered_at)."
+    ),
 }
 
 
@@ -140,6 +150,32 @@ def _contribution_sql() -> str:
     """
 
 
+def _in_default(member_column: str) -> str:
+    """SQL condition: the member in `member_column` has a loan defaulted in the window before t.as_of."""
+    default_at = "COALESCE(l.closed_at, l.due_at, l.offered_at)"
+    return (
+        f"EXISTS (SELECT 1 FROM loans l WHERE l.member_id = {member_column} AND l.status = 'defaulted' "
+        f"AND {default_at} < t.as_of AND {default_at} >= t.start_at)"
+    )
+
+
+def _endorsement_sql() -> str:
+    """Per target: vouches received from members not in default, and members in default it vouched for."""
+    return f"""
+        SELECT x.tid, SUM(x.good), SUM(x.bad)
+        FROM (
+            SELECT t.tid AS tid, 1 AS good, 0 AS bad
+            FROM t JOIN endorsements e ON e.endorsee_id = t.member_id AND e.created_at < t.as_of
+            WHERE NOT {_in_default("e.endorser_id")}
+            UNION ALL
+            SELECT t.tid AS tid, 0 AS good, 1 AS bad
+            FROM t JOIN endorsements e ON e.endorser_id = t.member_id AND e.created_at < t.as_of
+            WHERE {_in_default("e.endorsee_id")}
+        ) x
+        GROUP BY x.tid
+    """
+
+
 def features_for_targets(targets: Sequence[Target]) -> np.ndarray:
     """Return a float64 matrix (len(targets) x 6, columns in `FEATURES` order)."""
     matrix = np.zeros((len(targets), len(FEATURES)), dtype=np.float64)
@@ -155,11 +191,7 @@ def features_for_targets(targets: Sequence[Target]) -> np.ndarray:
           ON m.member_id = t.member_id AND m.created_at >= t.start_at AND m.created_at < t.as_of
         GROUP BY t.tid
     """
-    endorsement_sql = """
-        SELECT t.tid, COUNT(*)
-        FROM t JOIN endorsements e ON e.endorsee_id = t.member_id AND e.created_at < t.as_of
-        GROUP BY t.tid
-    """
+    endorsement_sql = _endorsement_sql()
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {cte} {_contribution_sql()}", params)
         for tid, sats, paid, due, on_time, delay in cursor.fetchall():
@@ -173,8 +205,8 @@ def features_for_targets(targets: Sequence[Target]) -> np.ndarray:
         for tid, volume in cursor.fetchall():
             matrix[row_of[int(tid)], 3] = float(volume)
         cursor.execute(f"WITH {cte} {endorsement_sql}", params)
-        for tid, count in cursor.fetchall():
-            matrix[row_of[int(tid)], 5] = count
+        for tid, good_vouches, defaulters_vouched in cursor.fetchall():
+            matrix[row_of[int(tid)], 5] = max(0, int(good_vouches or 0) - int(defaulters_vouched or 0))
     return matrix
 
 

@@ -62,3 +62,27 @@ def enqueue_batch_credit_check(member_ids: Iterable, priority: str = NORMAL, *, 
             "credit.tasks.credit_check_batch", ids[start : start + chunk], run_id, queue="credit", priority=priority
         )
     return run_id
+
+
+# --- Model governance and the endorsement graph (issue 9) ---------------------------------------
+
+
+def compute_drift() -> dict[str, str]:
+    """Store today's PSI of every served model's features and score (once per model version and day)."""
+    from sunusav.drift import drift_compute
+
+    return drift_compute()
+
+
+def flag_endorsement_rings() -> int:
+    """Open a review alert for each endorsement ring not flagged before; return how many."""
+    from credit.endorsements import endorsement_rings_flag
+
+    return endorsement_rings_flag()
+
+
+def propagate_endorsement_defaults() -> int:
+    """Enqueue credit checks of recent defaulters' endorsers and endorsees; return how many members."""
+    from credit.endorsements import endorsement_defaults_propagate
+
+    return endorsement_defaults_propagate()

@@ -31,6 +31,27 @@ SCHEDULES = [
         "queue": "credit",
     },
     {
+        "name": "sunusav:drift-psi",
+        "func": "credit.tasks.compute_drift",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "04:00",
+        "queue": "credit",
+    },
+    {
+        "name": "sunusav:endorsement-defaults",
+        "func": "credit.tasks.propagate_endorsement_defaults",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "01:30",
+        "queue": "credit",
+    },
+    {
+        "name": "sunusav:endorsement-rings",
+        "func": "credit.tasks.flag_endorsement_rings",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "04:15",
+        "queue": "credit",
+    },
+    {
         "name": "sunusav:purge-ai-data",
         "func": "alerts.tasks.purge_expired",
         "schedule_type": Schedule.DAILY,
