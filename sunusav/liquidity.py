@@ -13,6 +13,16 @@ retries), addressed to the member due to receive the pot.
 
 The round in progress is derived from the tontine's start and cycle: round r
 runs from `started_at + (r-1) × cycle` and pays out at `started_at + r × cycle`.
+
+Rotation exposure (`sunusav.exposure`) joins the decision: each projection
+carries `exposure_sats` (what members who already took the pot this cycle
+still owe, weighted by their probability of default) and `exposure_share`
+(that amount over the payouts still to make this cycle). The alert is raised
+when `risk_share = max(shortfall_share, exposure_share)` exceeds
+`LIQUIDITY_SHORTFALL_SHARE`: either the next pot is projected short, or too
+much of what remains to be paid out depends on members who have already been
+paid. The payload says which (`triggers`: `round_shortfall`,
+`rotation_exposure`).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from django.utils import timezone
 
 from alerts.models import AIAlert, AlertType
 from alerts.services import alert_create
+from sunusav.exposure import rotation_exposures
 from sunusav.models import Contribution, Membership, Tontine
 
 PRIOR_PAID, PRIOR_DUE = 3, 4
@@ -74,6 +85,8 @@ def liquidity_projections(*, now: datetime | None = None, tontine_ids=None) -> l
         .annotate(due=Count("id"), paid=Count("id", filter=Q(paid_at__isnull=False)))
     }
 
+    exposures = rotation_exposures(now=now, tontine_ids=[t.id for t in tontines])
+
     projections = []
     for tontine in tontines:
         round_number, payout_at = rounds[tontine.id]
@@ -90,6 +103,9 @@ def liquidity_projections(*, now: datetime | None = None, tontine_ids=None) -> l
         projected = paid + expected_from_unpaid
         position = (round_number - 1) % len(members) + 1
         recipient = next((m for m, p in members.items() if p == position), None)
+        exposure = exposures.get(str(tontine.id), {})
+        shortfall_share = round(max(0.0, 1 - projected / expected), 4)
+        exposure_share = exposure.get("exposure_share", 0.0)
         projections.append(
             {
                 "tontine_id": str(tontine.id),
@@ -103,23 +119,37 @@ def liquidity_projections(*, now: datetime | None = None, tontine_ids=None) -> l
                 "paid_sats": paid,
                 "projected_sats": round(projected),
                 "shortfall_sats": max(0, round(expected - projected)),
-                "shortfall_share": round(max(0.0, 1 - projected / expected), 4),
+                "shortfall_share": shortfall_share,
+                "owed_by_recipients_sats": exposure.get("owed_by_recipients_sats", 0),
+                "exposure_sats": exposure.get("exposure_sats", 0),
+                "remaining_payouts_sats": exposure.get("remaining_payouts_sats", 0),
+                "exposure_share": exposure_share,
+                "risk_share": max(shortfall_share, exposure_share),
             }
         )
     return projections
 
 
 def liquidity_check(*, now: datetime | None = None) -> list[AIAlert]:
-    """Raise `liquidity_short` for payouts due soon whose projected shortfall is too large."""
+    """Raise `liquidity_short` for payouts due soon whose projected shortfall or rotation exposure is too large."""
     now = now or timezone.now()
     horizon = now + timedelta(days=settings.LIQUIDITY_LOOKAHEAD_DAYS)
     raised = []
     for projection in liquidity_projections(now=now):
-        if projection["shortfall_share"] <= settings.LIQUIDITY_SHORTFALL_SHARE:
+        threshold = settings.LIQUIDITY_SHORTFALL_SHARE
+        if projection["risk_share"] <= threshold:
             continue
         if datetime.fromisoformat(projection["payout_at"]) > horizon:
             continue
-        payload = {**projection, "threshold_share": settings.LIQUIDITY_SHORTFALL_SHARE}
+        triggers = [
+            name
+            for name, share in (
+                ("round_shortfall", projection["shortfall_share"]),
+                ("rotation_exposure", projection["exposure_share"]),
+            )
+            if share > threshold
+        ]
+        payload = {**projection, "threshold_share": threshold, "triggers": triggers}
         try:
             with transaction.atomic():
                 raised.append(
