@@ -155,3 +155,17 @@ def test_a_ring_gets_one_review_alert_ever(django_capture_on_commit_callbacks):
     _vouch(ring[0], newcomer)
     assert endorsement_rings_flag() == 1
     assert AIAlert.objects.filter(payload__kind="endorsement_ring").count() == 2
+
+
+def test_the_daily_schedules_name_real_tasks():
+    from importlib import import_module
+
+    from sunusav.schedules import SCHEDULES
+
+    ours = {s["name"]: s for s in SCHEDULES if s["func"].startswith("credit.tasks.") and "score" not in s["func"]}
+    assert set(ours) == {"sunusav:drift-psi", "sunusav:endorsement-defaults", "sunusav:endorsement-rings"}
+    for spec in ours.values():
+        module, name = spec["func"].rsplit(".", 1)
+        assert spec["schedule_type"] == "D"
+        task = getattr(import_module(module), name)
+        assert task() in (0, {"credit": "no_model", "fraud": "no_model"})
