@@ -138,7 +138,7 @@ def _score(alert: AIAlert):
         return payload.get("fraud_score")
     if alert.alert_type == AlertType.CREDIT_OFFER:
         return payload.get("score")
-    return payload.get("shortfall_share")
+    return None  # a liquidity alert has a shortfall, shown with its tontine
 
 
 def _band(alert: AIAlert) -> str:
@@ -147,7 +147,14 @@ def _band(alert: AIAlert) -> str:
         return decision_label(payload.get("decision"))
     if alert.alert_type == AlertType.CREDIT_OFFER:
         return _g("bande %(band)s") % {"band": payload.get("band", "?")}
-    return payload.get("tontine_name") or ""
+    share = payload.get("shortfall_share")
+    if share is None:
+        return payload.get("tontine_name") or ""
+    return _g("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
+        "tontine": payload.get("tontine_name") or "?",
+        "round": payload.get("round", "?"),
+        "share": number_format(100 * float(share), decimal_pos=1),
+    }
 
 
 def _amount(alert: AIAlert) -> str:
@@ -218,17 +225,14 @@ def outcomes_for(alert_types) -> list[str]:
 @admin.register(AIAlert)
 class AIAlertAdmin(admin.ModelAdmin):
     list_display = [
-        "created_at",
-        "alert_type",
+        "created",
+        "status",
         "member",
-        "score",
-        "band_or_decision",
+        "score_and_band",
         "amount",
         "reasons",
-        "model_version",
-        "status",
     ]
-    list_display_links = ["created_at"]
+    list_display_links = ["created"]
     list_filter = ["alert_type", AlertStatusFilter, "created_at"]
     list_select_related = ["user"]
     search_fields = ["user__display_name"]
@@ -239,8 +243,9 @@ class AIAlertAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["resolve"]
     change_form_template = "admin/alerts/aialert/change_form.html"
+    change_list_template = "admin/alerts/aialert/change_list.html"
     fieldsets = [
-        (None, {"fields": ["alert_type", "member", "created_at", "status", "resolved_at"]}),
+        (None, {"fields": ["alert_type", "member", "created_at", "state", "resolved_at"]}),
         (
             _("Détail"),
             {"fields": ["score", "band_or_decision", "amount", "reasons", "model_version", "payment", "features"]},
@@ -252,7 +257,7 @@ class AIAlertAdmin(admin.ModelAdmin):
         "alert_type",
         "member",
         "created_at",
-        "status",
+        "state",
         "resolved_at",
         "score",
         "band_or_decision",
@@ -289,9 +294,28 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     # --- columns
 
+    @admin.display(description=_("créée le"), ordering="created_at")
+    def created(self, obj):
+        if obj.created_at is None:
+            return "—"
+        return date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
+
     @admin.display(description=_("membre"), ordering="user__display_name")
     def member(self, obj):
         return member_link(obj.user)
+
+    @admin.display(description=_("score / bande"))
+    def score_and_band(self, obj):
+        score, band = _score(obj), _band(obj)
+        version = (obj.payload or {}).get("model_version") or ""
+        if score is None:
+            return band or "—"
+        return format_html(
+            '<strong>{}</strong><br><small>{}</small><br><small class="risk-model">{}</small>',
+            _fmt_score(score),
+            band,
+            version,
+        )
 
     @admin.display(description=_("score"))
     def score(self, obj):
@@ -318,12 +342,16 @@ class AIAlertAdmin(admin.ModelAdmin):
         return version
 
     @admin.display(description=_("statut"), ordering="resolved")
-    def status(self, obj):
+    def state(self, obj):
         if not obj.resolved:
             return format_html('<strong class="risk-open">{}</strong>', _g("ouverte"))
         outcome = (obj.payload or {}).get("outcome")
         label = dict(Outcome.choices).get(outcome, outcome) if outcome else _g("résolue")
         return format_html('<span class="risk-resolved">{}</span>', label)
+
+    @admin.display(description=_("statut / type"), ordering="resolved")
+    def status(self, obj):
+        return format_html("{}<br><small>{}</small>", self.state(obj), obj.get_alert_type_display())
 
     @admin.display(description=_("paiement"))
     def payment(self, obj):

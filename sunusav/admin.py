@@ -19,6 +19,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
@@ -341,17 +342,8 @@ def not_held_message(payment_id, exc) -> str:
 class HeldPaymentAdmin(admin.ModelAdmin):
     """Held payments, oldest first: release or reject each with a reason (`fraud.services.payment_review`)."""
 
-    list_display = [
-        "created_at",
-        "waiting",
-        "member_link",
-        "amount",
-        "kind",
-        "fraud_score",
-        "reasons",
-        "model_version",
-    ]
-    list_display_links = ["created_at"]
+    list_display = ["created", "member_link", "amount", "kind", "fraud_score", "reasons"]
+    list_display_links = ["created"]
     list_select_related = ["member"]
     list_filter = ["kind", "created_at"]
     search_fields = ["=id", "=member__id", "member__display_name"]
@@ -361,6 +353,7 @@ class HeldPaymentAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["release", "reject"]
     change_form_template = "admin/sunusav/heldpayment/change_form.html"
+    change_list_template = "admin/sunusav/heldpayment/change_list.html"
     fields = ["id", "member_link", "amount", "kind", "status", "created_at", "device_id", "location"]
     readonly_fields = fields
 
@@ -392,6 +385,14 @@ class HeldPaymentAdmin(admin.ModelAdmin):
 
     # --- columns
 
+    @admin.display(description=_("date / attente"), ordering="created_at")
+    def created(self, obj):
+        return format_html(
+            "{}<br><small>{}</small>",
+            date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT"),
+            gettext("depuis %(duration)s") % {"duration": timesince(obj.created_at)},
+        )
+
     @admin.display(description=_("en attente depuis"))
     def waiting(self, obj):
         return timesince(obj.created_at)
@@ -413,14 +414,17 @@ class HeldPaymentAdmin(admin.ModelAdmin):
             attach_fraud_alerts([obj])
         return obj.fraud_alert
 
-    @admin.display(description=_("score de fraude"))
+    @admin.display(description=_("score de fraude / modèle"))
     def fraud_score(self, obj):
         alert = self._alert(obj)
-        score = (alert.payload or {}).get("fraud_score") if alert else None
-        if score is None:
+        payload = (alert.payload or {}) if alert else {}
+        if payload.get("fraud_score") is None:
             return "—"
         return format_html(
-            '<a href="{}">{}</a>', reverse("admin:alerts_aialert_change", args=[alert.pk]), f"{float(score):.3f}"
+            '<a href="{}"><strong>{}</strong></a><br><small>{}</small>',
+            reverse("admin:alerts_aialert_change", args=[alert.pk]),
+            f"{float(payload['fraud_score']):.3f}",
+            payload.get("model_version") or "—",
         )
 
     @admin.display(description=_("motifs"))
