@@ -352,6 +352,12 @@ class ModelVersion(models.Model):
                 condition=models.Q(status="active"),
                 name="model_version_one_active",
             ),
+            # At most one challenger per model beside its champion (sunusav.ml.registry.challenger_set).
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(status="challenger"),
+                name="model_version_one_challenger",
+            ),
         ]
 
     def __str__(self):
