@@ -153,8 +153,11 @@ def _contribution_sql() -> str:
 def _in_default(member_column: str) -> str:
     """SQL condition: the member in `member_column` has a loan defaulted in the window before t.as_of."""
     default_at = "COALESCE(l.closed_at, l.due_at, l.offered_at)"
+    # SQLite would otherwise scan every defaulted loan (status index) for each endorsement;
+    # unary + keeps it on the member's loans (loan_member_offered_idx).
+    status = "+l.status" if connection.vendor == "sqlite" else "l.status"
     return (
-        f"EXISTS (SELECT 1 FROM loans l WHERE l.member_id = {member_column} AND l.status = 'defaulted' "
+        f"EXISTS (SELECT 1 FROM loans l WHERE l.member_id = {member_column} AND {status} = 'defaulted' "
         f"AND {default_at} < t.as_of AND {default_at} >= t.start_at)"
     )
 
