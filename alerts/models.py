@@ -78,6 +78,8 @@ class AIAlert(models.Model):
                 name="ai_alerts_type_res_created",
             ),
             models.Index(fields=["user", "created_at"], name="ai_alerts_user_created"),
+            # The analysts' alert queue: open first, newest first (alerts.admin).
+            models.Index(fields=["resolved", "-created_at"], name="ai_alerts_queue_order"),
         ]
 
     def __str__(self):
