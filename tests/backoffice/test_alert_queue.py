@@ -307,3 +307,50 @@ def test_the_queue_stays_bounded_in_queries(analyst_client, django_assert_max_nu
         response = analyst_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 30
     assert Payment.objects.count() == 30
+
+
+# --- two analysts at the same instant ---------------------------------------------------------------
+
+
+def _race(calls):
+    """Run the calls at the same instant on their own connections; return what each returned or raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait()
+            results[i] = call()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_resolutions_resolve_once(risk_groups):
+    from alerts.services import AlertAlreadyResolved, alert_resolve
+
+    alert = fraud_alert()
+    users = [User.objects.create_user(f"analyste-{i}", password="x", is_staff=True) for i in range(4)]
+    results = _race(
+        [
+            lambda u=u: alert_resolve(alert=alert, actor=u, outcome="confirmed_fraud", note=f"par {u.username}")
+            for u in users
+        ]
+    )
+    assert sum(isinstance(r, AIAlert) for r in results) == 1, results
+    assert sum(isinstance(r, AlertAlreadyResolved) for r in results) == 3, results
+    assert AnalystAction.objects.filter(action="resolve").count() == 1
+    assert AIMetric.objects.filter(metric_key="alert_resolved").count() == 1

@@ -174,3 +174,24 @@ def test_viewing_payments_is_not_enough_to_release_them(client):
     _review(client, "release", [payment], apply="1", reason="x")
     payment.refresh_from_db()
     assert payment.status == "held" and not AnalystAction.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_reviews_act_once(risk_groups):
+    from fraud.services import PaymentNotHeld, payment_review
+    from tests.backoffice.test_alert_queue import _race
+
+    payment = held_payment()
+    users = [User.objects.create_user(f"analyste-{i}", password="x", is_staff=True) for i in range(4)]
+    actions = ["release", "reject", "release", "reject"]
+    results = _race(
+        [
+            lambda u=u, a=a: payment_review(payment_id=payment.pk, action=a, actor=u, reason="vu")
+            for u, a in zip(users, actions, strict=True)
+        ]
+    )
+    assert sum(isinstance(r, Payment) for r in results) == 1, results
+    assert sum(isinstance(r, PaymentNotHeld) for r in results) == 3, results
+    assert AnalystAction.objects.filter(action__in=["release", "reject"]).count() == 1
+    assert AnalystAction.objects.filter(action="resolve").count() == 1
+    assert Notification.objects.filter(kind="payment_released").count() <= 1
