@@ -385,39 +385,57 @@ def retrain_runs(*, name: str | None = None, limit: int = 10) -> list[dict]:
     actions = AnalystAction.objects.filter(action=AnalystAction.Action.RETRAIN).select_related("actor")
     if name is not None:
         actions = actions.filter(after__model=name)
-    return [retrain_run(action) for action in actions.order_by("-created_at")[:limit]]
+    return _runs(list(actions.order_by("-created_at")[:limit]))
 
 
 def retrain_run(action) -> dict:
-    """Return one retraining request's status (waiting, running, success, failure) and result."""
+    """Return one retraining request's status (queued, waiting, running, success, failure) and result."""
+    return _runs([action])[0]
+
+
+def _runs(actions: list) -> list[dict]:
     from django_q.models import OrmQ, Task
 
-    task_name = (action.after or {}).get("task_name", "")
-    run = {
-        "action": action,
-        "model": (action.after or {}).get("model"),
-        "task_name": task_name,
-        "status": "queued",
-        "result": None,
-        "error": "",
-        "started": None,
-        "stopped": None,
-    }
-    task = Task.objects.filter(name=task_name).order_by("-stopped").first() if task_name else None
-    if task is not None:
+    from sunusav.brokers import PRIORITIES, list_key
+
+    runs = []
+    for action in actions:
+        after = action.after or {}
+        runs.append(
+            {
+                "action": action,
+                "model": after.get("model"),
+                "task_name": after.get("task_name", ""),
+                "queue": after.get("queue", ""),
+                "status": "queued",
+                "result": None,
+                "error": "",
+                "started": None,
+                "stopped": None,
+            }
+        )
+    names = {run["task_name"] for run in runs if run["task_name"]}
+    tasks = {}
+    for task in Task.objects.filter(name__in=names).order_by("stopped"):
+        tasks[task.name] = task  # the latest attempt wins
+    pending = {}
+    for run in runs:
+        task = tasks.get(run["task_name"])
+        if task is None:
+            pending[run["task_name"]] = run
+            continue
         run.update(started=task.started, stopped=task.stopped)
         if task.success:
             run.update(status="success", result=task.result if isinstance(task.result, dict) else None)
         else:
             run.update(status="failure", error=str(task.result or "")[-2000:])
-        return run
-    try:
-        # ORM broker only: a job in the broker is waiting, or running once a worker holds its lock.
-        for queued in OrmQ.objects.all()[:500]:
-            if queued.name() == task_name:
-                locked = queued.lock is not None and queued.lock > timezone.now()
-                run["status"] = "running" if locked else "waiting"
-                break
-    except Exception:  # another broker (Redis): the status stays "queued" until the result lands
-        pass
-    return run
+    if pending:
+        # ORM broker only: a job still in the broker is waiting, or running once a
+        # worker holds its lock. (With Redis the status stays "queued" until the result lands.)
+        keys = {list_key(run["queue"], priority) for run in pending.values() if run["queue"] for priority in PRIORITIES}
+        now = timezone.now()
+        for queued in OrmQ.objects.filter(key__in=keys).order_by("id")[:1000]:
+            run = pending.get(queued.name())
+            if run is not None:
+                run["status"] = "running" if queued.lock is not None and queued.lock > now else "waiting"
+    return runs
