@@ -6,12 +6,16 @@ uses `Booster.predict` on a numpy array, never the sklearn wrapper.
 
 When no model is active, or loading or predicting fails, `RULES` answers:
 a short, monotone scorecard (see `rules_score`) with `fallback: true`.
+
+Decisions go through `serve_matrix`: with a challenger set it scores the same
+rows in shadow (or serves its A/B share of members), see `sunusav.shadow`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +88,14 @@ class Prediction:
     model_version: str
     fallback: bool
     reasons: list[dict] = field(default_factory=list)
+    # Audit only, never in the answer: the other model's answer while a
+    # challenger runs, and which arm (champion / challenger) served this one.
+    shadow: dict | None = None
+    arm: str | None = None
+
+    def audit_extra(self) -> dict:
+        """Return the `arm` and `shadow` keys of the decision's audit meta (empty without a challenger)."""
+        return {} if self.arm is None else {"arm": self.arm, "shadow": self.shadow}
 
     def as_dict(self) -> dict:
         return {
@@ -249,7 +261,13 @@ def credit_model_load(path: Path, manifest: dict) -> CreditModel:
 
 @dataclass
 class ScoredBatch:
-    """Scores of many rows, as arrays (what batch scoring writes)."""
+    """Scores of many rows, as arrays (what batch scoring writes).
+
+    With a challenger, `arms` says who served each row and `shadow` holds the
+    other model's answer (audit only); when the two arms share a batch,
+    `versions` and `fallbacks` give each row's own (`model_version` and
+    `fallback` then describe the champion).
+    """
 
     scores: np.ndarray
     confidences: np.ndarray
@@ -257,15 +275,31 @@ class ScoredBatch:
     reasons: list[list[dict] | None]
     model_version: str
     fallback: bool
+    versions: list[str] | None = None
+    fallbacks: list[bool] | None = None
+    shadow: list[dict | None] | None = None
+    arms: list[str] | None = None
+
+    def version_of(self, i: int) -> str:
+        return self.model_version if self.versions is None else self.versions[i]
+
+    def fallback_of(self, i: int) -> bool:
+        return self.fallback if self.fallbacks is None else self.fallbacks[i]
+
+    def audit_extra(self, i: int) -> dict:
+        """Return row i's `arm` and `shadow` audit keys (empty without a challenger)."""
+        return {} if self.arms is None else {"arm": self.arms[i], "shadow": self.shadow[i]}
 
     def prediction(self, i: int) -> Prediction:
         return Prediction(
             score=float(self.scores[i]),
             confidence=float(self.confidences[i]),
             band=self.bands[i],
-            model_version=self.model_version,
-            fallback=self.fallback,
+            model_version=self.version_of(i),
+            fallback=self.fallback_of(i),
             reasons=self.reasons[i] or [],
+            shadow=None if self.shadow is None else self.shadow[i],
+            arm=None if self.arms is None else self.arms[i],
         )
 
 
@@ -276,12 +310,17 @@ def score_matrix(
 
     Reasons (about 1 ms a row with the model) are computed for rows where
     `reasons` is true, and, when `reasons_below` is given, only for rows whose
-    score is below it (declines).
+    score is below it (declines). The champion alone: decisions use `serve_matrix`.
     """
     from sunusav.ml.registry import registry
 
     X = np.ascontiguousarray(X, dtype=np.float64)
-    loaded = registry.get_active(MODEL_NAME)
+    return _score_champion(X, registry.get_active(MODEL_NAME), reasons, reasons_below)
+
+
+def _score_champion(X: np.ndarray, loaded, reasons, reasons_below) -> ScoredBatch:
+    from sunusav.ml.registry import registry
+
     model = loaded.model if loaded is not None else None
     if model is not None:
         try:
@@ -293,6 +332,95 @@ def score_matrix(
             logger.exception("credit model %s failed to predict", model.version)
             registry.mark_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
     return _scored(X, rules_score, rules_contributions, RULES_VERSION, True, reasons, reasons_below)
+
+
+def serve_matrix(
+    X: np.ndarray,
+    *,
+    members: Sequence | None = None,
+    reasons: bool | np.ndarray = True,
+    reasons_below: float | None = None,
+) -> ScoredBatch:
+    """Score rows for decisions: `score_matrix`, plus the challenger when one is set.
+
+    `members` (one reference per row: member id or API `user_id`) places each
+    row in the challenger's A/B share (`sunusav.shadow.challenger_arms`). The
+    champion serves the other rows, and each row's audit keeps the model that
+    did not serve it in `shadow` (score, band, version). The challenger's
+    answer is never served outside its share, and any exception it raises is
+    logged, drops it until the registry's next refresh, and changes nothing in
+    what is served. Without a challenger this is `score_matrix` exactly.
+    """
+    from sunusav import timings
+    from sunusav.ml.registry import registry
+    from sunusav.shadow import CHALLENGER, CHAMPION, challenger_arms
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    loaded, challenger = registry.get_serving(MODEL_NAME)
+    if challenger is None:
+        return _score_champion(X, loaded, reasons, reasons_below)
+    n = len(X)
+    try:
+        on = challenger_arms(MODEL_NAME, members, challenger.ab_share, n)
+    except Exception:
+        logger.exception("credit A/B split failed: the champion serves every row")
+        on = np.zeros(n, dtype=bool)
+    want = np.broadcast_to(np.asarray(reasons, dtype=bool), (n,))
+    split = bool(on.any())
+    champion = _score_champion(X, loaded, want & ~on if split else reasons, reasons_below)
+    timings.mark(_stage(champion.fallback))
+    try:
+        model = challenger.model
+        other = _scored(X, model.scores, model.contributions, challenger.version, False, want & on, reasons_below)
+    except Exception as exc:
+        logger.exception("credit challenger %s failed to predict (champion unaffected)", challenger.version)
+        registry.mark_challenger_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
+        if split:  # the rows meant for the challenger get the champion's full answer
+            champion = _score_champion(X, loaded, reasons, reasons_below)
+        failed = {"role": CHALLENGER, "model_version": challenger.version, "error": type(exc).__name__}
+        champion.arms, champion.shadow = [CHAMPION] * n, [failed] * n
+        timings.mark("shadow")
+        return champion
+    timings.mark("shadow")
+    if not split:
+        champion.arms = [CHAMPION] * n
+        champion.shadow = _answers(other, CHALLENGER, range(n))
+        return champion
+    return _merged(champion, other, on)
+
+
+def _stage(fallback: bool) -> str:
+    return "rules" if fallback else "model"
+
+
+def _answers(batch: ScoredBatch, role: str, rows) -> list[dict]:
+    scores = batch.scores.tolist()
+    return [
+        {"role": role, "model_version": batch.version_of(i), "score": scores[i], "band": batch.bands[i]} for i in rows
+    ]
+
+
+def _merged(champion: ScoredBatch, challenger: ScoredBatch, on: np.ndarray) -> ScoredBatch:
+    """Serve the challenger's rows where `on`, the champion's elsewhere; the other answer of each row is its shadow."""
+    from sunusav.shadow import CHALLENGER, CHAMPION
+
+    n = len(on)
+    flags = on.tolist()
+    champion_answers = _answers(champion, CHAMPION, range(n))
+    challenger_answers = _answers(challenger, CHALLENGER, range(n))
+    everyone = all(flags)
+    return ScoredBatch(
+        scores=np.where(on, challenger.scores, champion.scores),
+        confidences=np.where(on, challenger.confidences, champion.confidences),
+        bands=[c if f else h for f, c, h in zip(flags, challenger.bands, champion.bands, strict=True)],
+        reasons=[c if f else h for f, c, h in zip(flags, challenger.reasons, champion.reasons, strict=True)],
+        model_version=challenger.model_version if everyone else champion.model_version,
+        fallback=False if everyone else champion.fallback,
+        versions=[challenger.model_version if f else champion.version_of(i) for i, f in enumerate(flags)],
+        fallbacks=[False if f else champion.fallback_of(i) for i, f in enumerate(flags)],
+        shadow=[champion_answers[i] if f else challenger_answers[i] for i, f in enumerate(flags)],
+        arms=[CHALLENGER if f else CHAMPION for f in flags],
+    )
 
 
 def _scored(X, score_fn, contrib_fn, version, fallback, reasons, reasons_below) -> ScoredBatch:

@@ -17,7 +17,7 @@ from alerts.services import alert_create, metric_record, notification_enqueue
 from alerts.writes import metrics_insert
 from credit import selectors
 from credit.features import FEATURES, features_for_members
-from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, score_matrix
+from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, serve_matrix
 from sunusav import metrics, timings
 from sunusav.audit import input_hash
 from sunusav.logs import current_request_id
@@ -61,20 +61,20 @@ def _model_stage(fallback: bool) -> str:
     return "rules" if fallback else "model"
 
 
-def predict(*, features: dict[str, float]) -> Prediction:
-    """Score one feature row, with reasons (no write)."""
+def predict(*, features: dict[str, float], member: str | None = None) -> Prediction:
+    """Score one feature row, with reasons (no write); `member` places it in a challenger's A/B share."""
     X = _matrix([features])
     timings.mark("features")
-    prediction = score_matrix(X, reasons=True).prediction(0)
+    prediction = serve_matrix(X, members=None if member is None else [member], reasons=True).prediction(0)
     timings.mark(_model_stage(prediction.fallback))
     return prediction
 
 
-def predict_many(*, rows: list[dict[str, float]]) -> list[Prediction]:
+def predict_many(*, rows: list[dict[str, float]], members: list[str] | None = None) -> list[Prediction]:
     """Score many rows in one call; reasons only for declines (they cost about 1 ms a row)."""
     X = _matrix(rows)
     timings.mark("features")
-    batch = score_matrix(X, reasons=True, reasons_below=DECISION_THRESHOLD)
+    batch = serve_matrix(X, members=members, reasons=True, reasons_below=DECISION_THRESHOLD)
     timings.mark(_model_stage(batch.fallback))
     return [batch.prediction(i) for i in range(len(rows))]
 
@@ -83,7 +83,7 @@ def predict_many(*, rows: list[dict[str, float]]) -> list[Prediction]:
 def prediction_audited(*, user_id: str, features: dict[str, float], token: str) -> Prediction:
     """Score one row for the API and write its `ai_metrics` audit row (with request id and stage timings)."""
     timings.mark("validation")
-    prediction = predict(features=features)
+    prediction = predict(features=features, member=user_id)
     member_id = _member_ids_known([user_id]).get(user_id)
     timings.mark("features")
     _async_commit_for_audit()
@@ -98,7 +98,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     """Score a batch for the API (results in input order) and write one audit row per item."""
     timings.mark("validation")
     rows = [{name: item[name] for name in FEATURES} for item in items]
-    predictions = predict_many(rows=rows)
+    predictions = predict_many(rows=rows, members=[item["user_id"] for item in items])
     known = _member_ids_known([item["user_id"] for item in items])
     timings.mark("features")
     _async_commit_for_audit()
@@ -116,8 +116,9 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
 
 def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: bool = False) -> dict:
     # request_id links the row to the API call's log line; stages_us are the
-    # stage timings up to the audit write (see sunusav.timings).
-    return {
+    # stage timings up to the audit write (see sunusav.timings); with a
+    # challenger, `arm` and `shadow` (the other model's answer, never served).
+    meta = {
         "user_id": user_id,
         "features": features,
         "input_hash": input_hash({"user_id": user_id, **features}),
@@ -131,6 +132,9 @@ def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: 
         "request_id": current_request_id(),
         "stages_us": timings.snapshot(),
     }
+    if p.arm is not None:
+        meta["arm"], meta["shadow"] = p.arm, p.shadow
+    return meta
 
 
 # --- Scores and offers ---------------------------------------------------------------------
@@ -295,7 +299,7 @@ def _members_score_rows(rows: list[tuple[uuid.UUID, object]], *, run_id: str) ->
     X = features_for_members(ids)
     # Reasons only where a decision changes for the worse: a member who was
     # offer-grade and is now below the threshold gets told why.
-    batch = score_matrix(X, reasons=previous >= DECISION_THRESHOLD, reasons_below=DECISION_THRESHOLD)
+    batch = serve_matrix(X, members=ids, reasons=previous >= DECISION_THRESHOLD, reasons_below=DECISION_THRESHOLD)
     now = timezone.now()
     with transaction.atomic():
         _scores_write(ids, batch.scores, now)
@@ -324,8 +328,12 @@ def _score_metrics_write(ids: list[uuid.UUID], batch, now: datetime, run_id: str
     rows = []
     for i, member_id in enumerate(ids):
         meta = {**base, "confidence": float(batch.confidences[i]), "band": batch.bands[i]}
+        if batch.versions is not None:  # champion and challenger (A/B) served this batch
+            meta["model_version"], meta["fallback"] = batch.versions[i], batch.fallbacks[i]
         if batch.reasons[i]:
             meta["reasons"] = [r["code"] for r in batch.reasons[i]]
+        if batch.arms is not None:
+            meta["arm"], meta["shadow"] = batch.arms[i], batch.shadow[i]
         rows.append((member_id, SCORE_KEY, float(batch.scores[i]), meta))
     metrics_insert(rows, now=now)
 
@@ -389,7 +397,7 @@ def members_credit_check(*, member_ids: list[uuid.UUID], run_id: str) -> dict[uu
         return outcomes
     # Reasons only for declines: they cost about 1 ms a row.
     X = features_for_members(todo)
-    batch = score_matrix(X, reasons=True, reasons_below=DECISION_THRESHOLD)
+    batch = serve_matrix(X, members=todo, reasons=True, reasons_below=DECISION_THRESHOLD)
     contributed = X[:, FEATURES.index("tontine_contributions")]
     for i, member_id in enumerate(todo):
         outcomes[member_id] = _credit_check_apply(
@@ -418,6 +426,7 @@ def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id:
             "reasons": [r["code"] for r in prediction.reasons],
             "source": "credit_check",
             "request_id": current_request_id(),  # the request that enqueued the job
+            **prediction.audit_extra(),  # with a challenger: arm and shadow answer (never acted on)
         },
     )
     if previous is None or bands_of(np.array([previous]))[0] != prediction.band:

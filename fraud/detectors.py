@@ -269,15 +269,36 @@ def _decisions(scores: np.ndarray) -> list[str]:
     return np.where(scores >= hold, "hold", np.where(scores >= review, "review", "allow")).tolist()
 
 
-def score_rows(rows: list[dict]) -> list[CheckResult]:
-    """Score feature dicts (the five features each) in one vectorised pass; never raises."""
+def score_rows(rows: list[dict], *, members: list | None = None) -> list[CheckResult]:
+    """Score feature dicts (the five features each) in one vectorised pass; never raises.
+
+    With a challenger set (`sunusav.ml.registry`), the same rows are scored
+    by it too: its answer (score, decision, version) lands in each result's
+    `extra["shadow"]` for the audit row and is never served, except for the
+    members of its A/B share (`members`: one reference per row, by default
+    each row's `user_id`), which it serves while the champion's answer
+    becomes the shadow. `extra["arm"]` names who served. A challenger that
+    raises is logged and dropped until the next refresh; the served answers
+    are then the champion's, unchanged.
+    """
+    from sunusav.ml.registry import registry
+
+    loaded, challenger = registry.get_serving(MODEL_NAME)
+    results, matrix = _score_champion(rows, loaded)
+    if challenger is None or matrix is None:
+        return results
+    return _with_challenger(rows, members, matrix, results, challenger)
+
+
+def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.ndarray | None]:
+    """Return the champion's (or the rules') results and the feature matrix (None if it could not be built)."""
     from sunusav import timings
     from sunusav.ml.registry import registry
 
-    loaded = registry.get_active(MODEL_NAME)
     # The rules answering alone still name what decided (as credit's `rules-v1` does).
     version = loaded.version if loaded else RULES_VERSION
     n = len(rows)
+    matrix = None
     try:
         matrix = np.fromiter(
             itertools.chain.from_iterable(map(_feature_values, rows)), dtype=np.float64, count=n * len(FEATURES)
@@ -297,17 +318,27 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         # next refresh) and apply the configured default to this request.
         logger.exception("fraud model %s failed to score", version)
         registry.mark_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
-        return [default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows]
+        return [
+            default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows
+        ], matrix
     try:
-        scores, reasons = combine_rows(matrix, rows, probability, isolation, params)
-        if not math.isfinite(float(scores.sum())):
-            raise ValueError("non-finite fraud score")
+        results = _results(matrix, rows, isolation, probability, params, version, fallback=loaded is None)
         timings.mark("rules")
     except Exception as exc:
         logger.exception("fraud rules failed")
-        return [default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows]
-    fallback = loaded is None
-    isolations = [None] * n if isolation is None else isolation.tolist()
+        return [
+            default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows
+        ], matrix
+    return results, matrix
+
+
+def _results(matrix, rows, isolation, probability, params, version: str, *, fallback: bool) -> list[CheckResult]:
+    scores, reasons = combine_rows(matrix, rows, probability, isolation, params)
+    if not math.isfinite(float(scores.sum())):
+        raise ValueError("non-finite fraud score")
+    if reasons is None:  # scores only (a challenger's shadow answers)
+        reasons = [[] for _ in range(len(matrix))]
+    isolations = [None] * len(matrix) if isolation is None else isolation.tolist()
     rounded = [round(v, 6) for v in scores.tolist()]
     return [
         CheckResult(
@@ -321,3 +352,58 @@ def score_rows(rows: list[dict]) -> list[CheckResult]:
         )
         for score, decision, reasons_i, iso in zip(rounded, _decisions(scores), reasons, isolations, strict=True)
     ]
+
+
+def _answer(result: CheckResult, role: str) -> dict:
+    return {
+        "role": role,
+        "model_version": result.model_version,
+        "fraud_score": result.fraud_score,
+        "decision": result.decision,
+    }
+
+
+def _with_challenger(rows, members, matrix, results: list[CheckResult], challenger) -> list[CheckResult]:
+    from sunusav import timings
+    from sunusav.ml.registry import registry
+    from sunusav.shadow import CHALLENGER, CHAMPION, challenger_arms
+
+    n = len(rows)
+    try:
+        keys = members if members is not None else [row.get("user_id") for row in rows]
+        on = challenger_arms(MODEL_NAME, keys, challenger.ab_share, n).tolist()
+    except Exception:
+        logger.exception("fraud A/B split failed: the champion serves every row")
+        on = [False] * n
+    try:
+        isolation, probability = challenger.model.anomaly(matrix)
+        if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
+            raise ValueError("challenger returned non-finite or misshaped scores")
+        # Reasons (sentences) only when the challenger serves some rows; a shadow needs scores alone.
+        other = _results(
+            matrix,
+            rows if any(on) else None,
+            isolation,
+            probability,
+            challenger.model.rule_params,
+            challenger.version,
+            fallback=False,
+        )
+    except Exception as exc:
+        logger.exception("fraud challenger %s failed to score (champion unaffected)", challenger.version)
+        registry.mark_challenger_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
+        failed = {"role": CHALLENGER, "model_version": challenger.version, "error": type(exc).__name__}
+        for result in results:
+            result.extra = {**result.extra, "arm": CHAMPION, "shadow": failed}
+        timings.mark("shadow")
+        return results
+    served = []
+    for champion, candidate, flag in zip(results, other, on, strict=True):
+        if flag:
+            candidate.extra = {"arm": CHALLENGER, "shadow": _answer(champion, CHAMPION)}
+            served.append(candidate)
+        else:
+            champion.extra = {**champion.extra, "arm": CHAMPION, "shadow": _answer(candidate, CHALLENGER)}
+            served.append(champion)
+    timings.mark("shadow")
+    return served

@@ -66,10 +66,15 @@ class CheckedItem:
     replay: bool = False
 
 
-def check_transactions(*, items: list[dict]) -> list[CheckResult]:
-    """Score many payments' features in one pass (no writes); each result carries the pass's latency."""
+def check_transactions(*, items: list[dict], members: list | None = None) -> list[CheckResult]:
+    """Score many payments' features in one pass (no writes); each result carries the pass's latency.
+
+    `members` (one per item, default each item's `user_id`) places items in a
+    challenger's A/B share; with a challenger, `result.extra` holds the arm
+    and the shadow answer for the audit row (see `fraud.detectors.score_rows`).
+    """
     started = time.perf_counter_ns()
-    results = score_rows(items)
+    results = score_rows(items, members=members)
     latency_ms = (time.perf_counter_ns() - started) / 1e6
     for result in results:
         result.latency_ms = latency_ms
@@ -77,15 +82,15 @@ def check_transactions(*, items: list[dict]) -> list[CheckResult]:
     return results
 
 
-def check_transaction(*, features: dict) -> CheckResult:
+def check_transaction(*, features: dict, member: str | None = None) -> CheckResult:
     """Score one payment's five features (no writes): the seed's `checkTransaction`."""
-    return check_transactions(items=[features])[0]
+    return check_transactions(items=[features], members=None if member is None else [member])[0]
 
 
 def _metric_meta(
     *, result: CheckResult, features: dict, payment: Payment | None, user_ref: str, token: str, replay: bool
 ) -> dict:
-    return {
+    meta = {
         "decision": result.decision,
         "is_fraud": result.is_fraud,
         "model_version": result.model_version,
@@ -102,6 +107,9 @@ def _metric_meta(
         "token": token,
         "replay": replay,
     }
+    if result.extra:  # with a challenger: `arm` and `shadow` (the other model's answer, never acted on)
+        meta.update(result.extra)
+    return meta
 
 
 def record_fraud_check(
@@ -207,7 +215,7 @@ def payment_check(
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
-        result, replay = check_transaction(features=features), False
+        result, replay = check_transaction(features=features, member=user_ref or str(locked.member_id)), False
         if result.decision in ALERTED_DECISIONS:
             create_fraud_alert(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:
