@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_MEMBERS ?= 2000
 
-.PHONY: demo setup test lint format bench clean-db
+.PHONY: demo setup test lint format bench clean-db stack stack-stop
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -40,6 +40,14 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## Production processes without Docker (gunicorn + credit and fraud clusters) on
+## the PostgreSQL and Redis named by DATABASE_URL and REDIS_URL; docs/OPERATIONS.md.
+stack: $(STAMP)
+	bash scripts/stack.sh start
+
+stack-stop:
+	bash scripts/stack.sh stop
 
 clean-db:
 	rm -f var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm
