@@ -244,7 +244,7 @@ def test_stack_serves_processes_jobs_through_redis_and_stops_clean(tmp_path, sta
         assert status == 200 and stats["credit"]["failed"] == 0, stats
     finally:
         stopped = _stack("stop", env, timeout=120)
-        for name, pid in pids.items():
+        for pid in pids.values():
             if _group_alive(pid):  # never leave a process behind, even when an assertion failed
                 os.killpg(pid, signal.SIGKILL)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
