@@ -459,8 +459,13 @@ class AIAlertAdmin(admin.ModelAdmin):
                 alert_resolve(alert=alert, actor=request.user, outcome=data["outcome"], note=data["note"])
             except AlertAlreadyResolved as exc:
                 self.message_user(request, already_resolved_message(exc), messages.WARNING)
-            except InvalidResolution as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            except InvalidResolution:
+                self.message_user(
+                    request,
+                    _g("Alerte %(alert)s : cette issue ne convient pas à son type, rien n'a été modifié.")
+                    % {"alert": str(alert.pk)[:8]},
+                    messages.ERROR,
+                )
             else:
                 done += 1
         if done:

@@ -346,7 +346,8 @@ class HeldPaymentAdmin(admin.ModelAdmin):
     list_display_links = ["created"]
     list_select_related = ["member"]
     list_filter = ["kind", "created_at"]
-    search_fields = ["=id", "=member__id", "member__display_name"]
+    search_fields = ["member__display_name"]  # and ids: get_search_results
+    search_help_text = _("Nom du membre, identifiant du membre ou du paiement.")
     ordering = ["created_at"]
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -377,10 +378,13 @@ class HeldPaymentAdmin(admin.ModelAdmin):
         return HeldPaymentChangeList
 
     def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
         try:
-            ident = uuid.UUID(search_term.strip())
+            ident = uuid.UUID(term)
         except ValueError:
-            return queryset.filter(member__display_name__icontains=search_term.strip()), False
+            return queryset.filter(member__display_name__icontains=term), False
         return queryset.filter(Q(pk=ident) | Q(member_id=ident)), False
 
     # --- columns

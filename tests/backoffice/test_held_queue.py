@@ -195,3 +195,18 @@ def test_simultaneous_reviews_act_once(risk_groups):
     assert AnalystAction.objects.filter(action__in=["release", "reject"]).count() == 1
     assert AnalystAction.objects.filter(action="resolve").count() == 1
     assert Notification.objects.filter(kind="payment_released").count() <= 1
+
+
+def test_search_by_member_name_member_id_and_payment_id(analyst_client):
+    payment = held_payment()
+    other = held_payment()
+    payment.member.display_name = "Awa Ndiaye"
+    payment.member.save()
+
+    def found(term):
+        return set(analyst_client.get(CHANGELIST, {"q": term}).context["cl"].result_list)
+
+    assert found("ndiaye") == {payment}
+    assert found(str(payment.member_id)) == {payment}
+    assert found(str(other.pk)) == {other}
+    assert found("") == {payment, other}
