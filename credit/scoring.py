@@ -371,7 +371,11 @@ def serve_matrix(
     timings.mark(_stage(champion.fallback))
     try:
         model = challenger.model
-        other = _scored(X, model.scores, model.contributions, challenger.version, False, want & on, reasons_below)
+        if split:
+            other = _scored(X, model.scores, model.contributions, challenger.version, False, want & on, reasons_below)
+        else:  # pure shadow: score and band only (~25 us a call, not the ~50 of a full `_scored`)
+            scores = np.round(model.scores(X), 3)
+            shadow = _shadow_answers(scores, challenger.version)
     except Exception as exc:
         logger.exception("credit challenger %s failed to predict (champion unaffected)", challenger.version)
         registry.mark_challenger_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
@@ -383,14 +387,32 @@ def serve_matrix(
         return champion
     timings.mark("shadow")
     if not split:
-        champion.arms = [CHAMPION] * n
-        champion.shadow = _answers(other, CHALLENGER, range(n))
+        champion.arms, champion.shadow = [CHAMPION] * n, shadow
         return champion
     return _merged(champion, other, on)
 
 
 def _stage(fallback: bool) -> str:
     return "rules" if fallback else "model"
+
+
+def _band(score: float) -> str:
+    for band, cutoff in BAND_CUTOFFS:
+        if score >= cutoff:
+            return band
+    return "E"
+
+
+def _shadow_answers(scores: np.ndarray, version: str) -> list[dict]:
+    from sunusav.shadow import CHALLENGER
+
+    values = scores.tolist()
+    # numpy's per-call overhead dominates for a few rows (same bands as `bands_of`).
+    bands = [_band(v) for v in values] if len(values) <= 4 else bands_of(scores)
+    return [
+        {"role": CHALLENGER, "model_version": version, "score": v, "band": b}
+        for v, b in zip(values, bands, strict=True)
+    ]
 
 
 def _answers(batch: ScoredBatch, role: str, rows) -> list[dict]:

@@ -379,22 +379,28 @@ def _with_challenger(rows, members, matrix, results: list[CheckResult], challeng
         isolation, probability = challenger.model.anomaly(matrix)
         if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
             raise ValueError("challenger returned non-finite or misshaped scores")
-        # Reasons (sentences) only when the challenger serves some rows; a shadow needs scores alone.
-        other = _results(
-            matrix,
-            rows if any(on) else None,
-            isolation,
-            probability,
-            challenger.model.rule_params,
-            challenger.version,
-            fallback=False,
-        )
+        params = challenger.model.rule_params
+        if any(on):
+            other = _results(matrix, rows, isolation, probability, params, challenger.version, fallback=False)
+        else:  # pure shadow: scores and decisions only, no reasons nor results
+            scores, _ = combine_rows(matrix, None, probability, isolation, params)
+            if not math.isfinite(float(scores.sum())):
+                raise ValueError("non-finite fraud score")
+            shadows = [
+                {"role": CHALLENGER, "model_version": challenger.version, "fraud_score": round(s, 6), "decision": d}
+                for s, d in zip(scores.tolist(), _decisions(scores), strict=True)
+            ]
     except Exception as exc:
         logger.exception("fraud challenger %s failed to score (champion unaffected)", challenger.version)
         registry.mark_challenger_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
         failed = {"role": CHALLENGER, "model_version": challenger.version, "error": type(exc).__name__}
         for result in results:
             result.extra = {**result.extra, "arm": CHAMPION, "shadow": failed}
+        timings.mark("shadow")
+        return results
+    if not any(on):
+        for result, shadow in zip(results, shadows, strict=True):
+            result.extra = {**result.extra, "arm": CHAMPION, "shadow": shadow}
         timings.mark("shadow")
         return results
     served = []
