@@ -111,7 +111,9 @@ def test_a_version_whose_artifact_is_gone_still_opens(versions, analyst):
 def test_an_analyst_cannot_activate_roll_back_or_retrain(versions, analyst, django_capture_on_commit_callbacks):
     before = _active()
     with django_capture_on_commit_callbacks(execute=True):
-        assert analyst.post(reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk])).status_code == 403
+        assert (
+            analyst.post(reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk])).status_code == 403
+        )
         assert analyst.post(reverse("admin:sunusav_modelversion_rollback", args=["credit"])).status_code == 403
         assert analyst.post(reverse("admin:sunusav_modelversion_retrain", args=["credit"])).status_code == 403
     assert _active() == before == versions["new"].version
@@ -158,7 +160,9 @@ def test_rollback_returns_to_the_previous_active_version_and_is_audited(versions
     assert _active() == new.version and AnalystAction.objects.filter(action="rollback").count() == 2
 
 
-def test_rollback_with_no_previous_version_changes_nothing(artifacts_dir, risk_admin, django_capture_on_commit_callbacks):
+def test_rollback_with_no_previous_version_changes_nothing(
+    artifacts_dir, risk_admin, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         only = _train(1)
     response = risk_admin.post(reverse("admin:sunusav_modelversion_rollback", args=["credit"]), follow=True)
