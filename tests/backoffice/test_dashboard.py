@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,9 +30,9 @@ def _staff(group: str | None, username: str) -> User:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    selectors.dashboard_cache_clear()
+    cache.clear()
     yield
-    selectors.dashboard_cache_clear()
+    cache.clear()
 
 
 @pytest.fixture
@@ -119,7 +120,21 @@ def test_seven_day_window_counts_more_rows(world, analyst_client):
     data = analyst_client.get(DASHBOARD, {"window": "7d"}).context["data"]
     averages = {m["metric_key"]: m for m in data["metrics"]}
     assert averages["fraud_check"]["n"] == 4
+    assert averages["fraud_check"]["average"] == pytest.approx((0.9 + 0.1 + 0.2 + 0.99) / 4)
     assert averages["credit_score"]["n"] == 1  # 30 days old: still outside
+
+
+def test_finished_days_are_summed_once_then_read_from_the_cache(world):
+    week = {m["metric_key"]: m for m in selectors.metric_averages_days(now=world, days=7)}
+    assert week["fraud_check"]["n"] == 4
+    # A row written into a finished day is not seen again (those days are cached); today's rows are live.
+    _metric("fraud_check", 0.5, at=world - dt.timedelta(days=3))
+    _metric("fraud_check", 0.5, at=timezone.localtime(world).replace(hour=0, minute=0, second=1))
+    again = {m["metric_key"]: m for m in selectors.metric_averages_days(now=world, days=7)}
+    assert again["fraud_check"]["n"] == 5
+    cache.clear()
+    fresh = {m["metric_key"]: m for m in selectors.metric_averages_days(now=world, days=7)}
+    assert fresh["fraud_check"]["n"] == 6
 
 
 def test_charts_draw_the_panel_data(world, analyst_client):
