@@ -365,8 +365,8 @@ def serve_matrix(
     except Exception:
         logger.exception("credit A/B split failed: the champion serves every row")
         on = np.zeros(n, dtype=bool)
-    want = np.broadcast_to(np.asarray(reasons, dtype=bool), (n,))
     split = bool(on.any())
+    want = np.broadcast_to(np.asarray(reasons, dtype=bool), (n,)) if split else None
     champion = _score_champion(X, loaded, want & ~on if split else reasons, reasons_below)
     timings.mark(_stage(champion.fallback))
     try:

@@ -371,25 +371,30 @@ def _with_challenger(rows, members, matrix, results: list[CheckResult], challeng
     n = len(rows)
     try:
         keys = members if members is not None else [row.get("user_id") for row in rows]
-        on = challenger_arms(MODEL_NAME, keys, challenger.ab_share, n).tolist()
+        on = challenger_arms(MODEL_NAME, keys, challenger.ab_share, n)
     except Exception:
         logger.exception("fraud A/B split failed: the champion serves every row")
-        on = [False] * n
+        on = np.zeros(n, dtype=bool)
     try:
         isolation, probability = challenger.model.anomaly(matrix)
         if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
             raise ValueError("challenger returned non-finite or misshaped scores")
         params = challenger.model.rule_params
-        if any(on):
-            other = _results(matrix, rows, isolation, probability, params, challenger.version, fallback=False)
-        else:  # pure shadow: scores and decisions only, no reasons nor results
-            scores, _ = combine_rows(matrix, None, probability, isolation, params)
-            if not math.isfinite(float(scores.sum())):
-                raise ValueError("non-finite fraud score")
-            shadows = [
-                {"role": CHALLENGER, "model_version": challenger.version, "fraud_score": round(s, 6), "decision": d}
-                for s, d in zip(scores.tolist(), _decisions(scores), strict=True)
-            ]
+        # Scores and decisions of every row (what a shadow keeps) ...
+        scores, _ = combine_rows(matrix, None, probability, isolation, params)
+        if not math.isfinite(float(scores.sum())):
+            raise ValueError("non-finite fraud score")
+        shadows = [
+            {"role": CHALLENGER, "model_version": challenger.version, "fraud_score": round(s, 6), "decision": d}
+            for s, d in zip(scores.tolist(), _decisions(scores), strict=True)
+        ]
+        # ... and full answers (reasons) only for the rows of its A/B share, which it serves.
+        idx = np.flatnonzero(on).tolist()
+        if idx:
+            sub = [rows[i] for i in idx]
+            candidates = _results(
+                matrix[idx], sub, isolation[idx], probability[idx], params, challenger.version, fallback=False
+            )
     except Exception as exc:
         logger.exception("fraud challenger %s failed to score (champion unaffected)", challenger.version)
         registry.mark_challenger_failed(MODEL_NAME, f"predict failed: {type(exc).__name__}: {exc}")
@@ -398,18 +403,13 @@ def _with_challenger(rows, members, matrix, results: list[CheckResult], challeng
             result.extra = {**result.extra, "arm": CHAMPION, "shadow": failed}
         timings.mark("shadow")
         return results
-    if not any(on):
-        for result, shadow in zip(results, shadows, strict=True):
-            result.extra = {**result.extra, "arm": CHAMPION, "shadow": shadow}
-        timings.mark("shadow")
-        return results
-    served = []
-    for champion, candidate, flag in zip(results, other, on, strict=True):
-        if flag:
+    served = list(results)
+    for result, shadow in zip(results, shadows, strict=True):
+        result.extra = {**result.extra, "arm": CHAMPION, "shadow": shadow}
+    if idx:
+        for i, candidate in zip(idx, candidates, strict=True):
+            champion = results[i]
             candidate.extra = {"arm": CHALLENGER, "shadow": _answer(champion, CHAMPION)}
-            served.append(candidate)
-        else:
-            champion.extra = {**champion.extra, "arm": CHAMPION, "shadow": _answer(candidate, CHALLENGER)}
-            served.append(champion)
+            served[i] = candidate
     timings.mark("shadow")
     return served
