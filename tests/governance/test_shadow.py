@@ -361,6 +361,23 @@ def test_fraud_ab_share_acts_on_the_challenger_answer_for_its_members(api_client
     assert AIAlert.objects.count() == held
 
 
+def test_fraud_batch_mixes_the_arms_row_by_row(api_client, fraud_pair):
+    champion, challenger = fraud_pair
+    _set(challenger, ab_share=0.5)
+    items = [{**ORDINARY, "user_id": f"member-{i}"} for i in range(30)]
+    results = api_client.post("/api/fraud/batch-check", {"items": items}, format="json").json()["results"]
+    for item, result in zip(items, results, strict=True):
+        on = member_bucket("fraud", item["user_id"]) < 0.5
+        assert result["model_version"] == (challenger.version if on else champion.version)
+        assert result["decision"] == ("hold" if on else "allow")
+        assert any(reason["id"] == "anomaly" for reason in result["reasons"])  # a full answer, reasons included
+    rows = {r.meta["user_id"]: r.meta for r in AIMetric.objects.filter(metric_key="fraud_check")}
+    assert {u: m["arm"] for u, m in rows.items()} == {
+        i["user_id"]: "challenger" if member_bucket("fraud", i["user_id"]) < 0.5 else "champion" for i in items
+    }
+    assert {m["shadow"]["decision"] for m in rows.values() if m["arm"] == "challenger"} == {"allow"}
+
+
 # --- Comparison ------------------------------------------------------------------------------------
 
 
