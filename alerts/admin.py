@@ -22,8 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language, ngettext
-from django.utils.translation import gettext as _g
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert, AIMetric, AlertType
@@ -42,7 +41,7 @@ def sats_and_xof(sats) -> str:
     if sats is None:
         return "—"
     xof = round(float(sats) * settings.CREDIT_XOF_PER_SAT)
-    return _g("%(sats)s sats (%(xof)s XOF)") % {
+    return gettext("%(sats)s sats (%(xof)s XOF)") % {
         "sats": number_format(int(sats), force_grouping=True),
         "xof": number_format(xof, force_grouping=True),
     }
@@ -53,7 +52,7 @@ def xof_and_sats(xof) -> str:
     if xof is None:
         return "—"
     sats = round(float(xof) / settings.CREDIT_XOF_PER_SAT) if settings.CREDIT_XOF_PER_SAT else 0
-    return _g("%(xof)s XOF (%(sats)s sats)") % {
+    return gettext("%(xof)s XOF (%(sats)s sats)") % {
         "xof": number_format(int(xof), force_grouping=True),
         "sats": number_format(sats, force_grouping=True),
     }
@@ -111,24 +110,24 @@ def when_text(moment) -> str:
         return ""
     local = timezone.localtime(moment)
     if local.date() == timezone.localdate():
-        return _g("à %(time)s") % {"time": local.strftime("%H:%M")}
-    return _g("le %(date)s à %(time)s") % {
+        return gettext("à %(time)s") % {"time": local.strftime("%H:%M")}
+    return gettext("le %(date)s à %(time)s") % {
         "date": date_format(local, "SHORT_DATE_FORMAT"),
         "time": local.strftime("%H:%M"),
     }
 
 
 def already_resolved_message(exc: AlertAlreadyResolved) -> str:
-    return _g("Alerte %(alert)s déjà résolue par %(who)s %(when)s : rien n'a été modifié.") % {
+    return gettext("Alerte %(alert)s déjà résolue par %(who)s %(when)s : rien n'a été modifié.") % {
         "alert": str(exc.alert.pk)[:8],
-        "who": exc.resolved_by or _g("le système"),
+        "who": exc.resolved_by or gettext("le système"),
         "when": when_text(exc.resolved_at),
     }
 
 
 def decision_label(decision: str | None) -> str:
     """Return a fraud decision (`hold`, `review`, `allow`) in the UI language."""
-    labels = {"hold": _g("bloquer"), "review": _g("à vérifier"), "allow": _g("accepter")}
+    labels = {"hold": gettext("bloquer"), "review": gettext("à vérifier"), "allow": gettext("accepter")}
     return labels.get(decision or "", decision or "—")
 
 
@@ -146,11 +145,11 @@ def _band(alert: AIAlert) -> str:
     if alert.alert_type == AlertType.FRAUD_SUSPECT:
         return decision_label(payload.get("decision"))
     if alert.alert_type == AlertType.CREDIT_OFFER:
-        return _g("bande %(band)s") % {"band": payload.get("band", "?")}
+        return gettext("bande %(band)s") % {"band": payload.get("band", "?")}
     share = payload.get("shortfall_share")
     if share is None:
         return payload.get("tontine_name") or ""
-    return _g("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
+    return gettext("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
         "tontine": payload.get("tontine_name") or "?",
         "round": payload.get("round", "?"),
         "share": number_format(100 * float(share), decimal_pos=1),
@@ -166,7 +165,7 @@ def _amount(alert: AIAlert) -> str:
         return sats_and_xof(amount)
     if alert.alert_type == AlertType.CREDIT_OFFER:
         return xof_and_sats(payload.get("offered_amount_xof"))
-    return _g("déficit %(amount)s") % {"amount": sats_and_xof(payload.get("shortfall_sats"))}
+    return gettext("déficit %(amount)s") % {"amount": sats_and_xof(payload.get("shortfall_sats"))}
 
 
 def _fmt_score(value) -> str:
@@ -338,15 +337,15 @@ class AIAlertAdmin(admin.ModelAdmin):
         payload = obj.payload or {}
         version = payload.get("model_version") or "—"
         if payload.get("fallback"):
-            return format_html("{} <em>({})</em>", version, _g("règles de secours"))
+            return format_html("{} <em>({})</em>", version, gettext("règles de secours"))
         return version
 
     @admin.display(description=_("statut"), ordering="resolved")
     def state(self, obj):
         if not obj.resolved:
-            return format_html('<strong class="risk-open">{}</strong>', _g("ouverte"))
+            return format_html('<strong class="risk-open">{}</strong>', gettext("ouverte"))
         outcome = (obj.payload or {}).get("outcome")
-        label = dict(Outcome.choices).get(outcome, outcome) if outcome else _g("résolue")
+        label = dict(Outcome.choices).get(outcome, outcome) if outcome else gettext("résolue")
         return format_html('<span class="risk-resolved">{}</span>', label)
 
     @admin.display(description=_("statut / type"), ordering="resolved")
@@ -365,7 +364,7 @@ class AIAlertAdmin(admin.ModelAdmin):
             url = reverse("admin:sunusav_heldpayment_change", args=[payment_id])
         else:
             url = payment_url(payment_id)
-        label = dict(Payment.Status.choices).get(status, _g("inconnu"))
+        label = dict(Payment.Status.choices).get(status, gettext("inconnu"))
         return format_html('<a href="{}">{}</a> ({})', url, payment_id, label)
 
     @admin.display(description=_("caractéristiques"))
@@ -413,7 +412,7 @@ class AIAlertAdmin(admin.ModelAdmin):
         if len(alerts) > RESOLVE_MAX:
             self.message_user(
                 request,
-                _g("Trop d'alertes sélectionnées (%(max)s au plus) : affinez les filtres.") % {"max": RESOLVE_MAX},
+                gettext("Trop d'alertes sélectionnées (%(max)s au plus) : affinez les filtres.") % {"max": RESOLVE_MAX},
                 messages.ERROR,
             )
             return None
@@ -427,7 +426,7 @@ class AIAlertAdmin(admin.ModelAdmin):
         if not outcomes:
             self.message_user(
                 request,
-                _g("Ces alertes sont de types différents sans issue commune : résolvez-les type par type."),
+                gettext("Ces alertes sont de types différents sans issue commune : résolvez-les type par type."),
                 messages.ERROR,
             )
             return None
@@ -440,7 +439,7 @@ class AIAlertAdmin(admin.ModelAdmin):
             form = ResolveForm(outcomes=outcomes)
         context = {
             **self.admin_site.each_context(request),
-            "title": _g("Résoudre des alertes"),
+            "title": gettext("Résoudre des alertes"),
             "subtitle": None,
             "opts": self.opts,
             "alerts": open_alerts,
@@ -462,7 +461,7 @@ class AIAlertAdmin(admin.ModelAdmin):
             except InvalidResolution:
                 self.message_user(
                     request,
-                    _g("Alerte %(alert)s : cette issue ne convient pas à son type, rien n'a été modifié.")
+                    gettext("Alerte %(alert)s : cette issue ne convient pas à son type, rien n'a été modifié.")
                     % {"alert": str(alert.pk)[:8]},
                     messages.ERROR,
                 )
