@@ -316,6 +316,25 @@ def dashboard_aggregates(*, window: str = "24h", now: dt.datetime | None = None,
     return data
 
 
+def governance_summary() -> dict:
+    """Return model drift (latest PSI run per model) and alert volume against the team's capacity.
+
+    Cached like the other aggregates, per language: the capacity message is
+    written in the reader's language.
+    """
+    from django.utils.translation import get_language
+
+    from sunusav.drift import alert_capacity_summary, drift_summary
+
+    key = f"{DASHBOARD_CACHE_KEY.format(window='governance')}:{get_language()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    data = {"drift": drift_summary(), "capacity": alert_capacity_summary()}
+    cache.set(key, data, CACHE_SECONDS_BY_WINDOW["24h"])
+    return data
+
+
 def dashboard_cache_clear() -> None:
     """Forget the cached aggregates (after an action that changes them, and in tests)."""
     cache.delete_many([DASHBOARD_CACHE_KEY.format(window=w) for w in WINDOWS])

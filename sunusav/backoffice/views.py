@@ -104,8 +104,39 @@ def dashboard(request):
         "holds_24h": sum(r["holds"] for r in per_hour),
         "health": selectors.model_health(),
         "charts": _charts(data),
+        **_governance(),
     }
     return TemplateResponse(request, "backoffice/dashboard.html", context)
+
+
+def _governance() -> dict:
+    """Drift rows (model, feature, day, week, warning) and the alert-volume chart against capacity."""
+    summary = selectors.governance_summary()
+    drift, capacity = summary["drift"], summary["capacity"]
+    threshold = drift["threshold"]
+    rows = []
+    for model, run in sorted(drift["models"].items()):
+        for feature, by_window in run["values"].items():
+            values = [by_window.get("day"), by_window.get("week")]
+            rows.append(
+                {
+                    "model": model,
+                    "feature": feature,
+                    "day": values[0],
+                    "week": values[1],
+                    "warning": any(v is not None and v > threshold for v in values),
+                }
+            )
+    days = capacity["days"]
+    chart = bar_chart(
+        [day["date"][5:] for day in days],
+        [
+            Series(_("alertes"), [day["alerts"] for day in days]),
+            Series(_("capacité"), [capacity["capacity"]] * len(days), color="#999"),
+        ],
+        title=_("Alertes par jour et capacité de l'équipe"),
+    )
+    return {"drift": drift, "drift_rows": rows, "capacity": capacity, "capacity_chart": chart}
 
 
 def _credit_result(features: dict) -> dict:

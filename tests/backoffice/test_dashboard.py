@@ -203,3 +203,25 @@ def test_no_page_loads_anything_from_outside(world, analyst_client):
         html = analyst_client.get(url).content.decode()
         external = re.findall(r'(?:src|href)="(https?:)?//', html)
         assert external == [], url
+
+
+def test_drift_and_alert_capacity_panels_warn(analyst_client, settings):
+    settings.ANALYST_DAILY_CAPACITY = 2
+    base = {"model": "credit", "model_version": "v1", "run_id": "credit:v1:today", "computed_at": "now"}
+    for feature, window, value in (("punctuality_rate", "day", 0.41), ("punctuality_rate", "week", 0.12)):
+        _metric("psi", value, at=timezone.now(), meta={**base, "feature": feature, "window": window, "value": value})
+    for _ in range(20):  # 20 alerts today against a capacity of 2 a day
+        AIAlert.objects.create(alert_type="fraud_suspect", payload={})
+    page = analyst_client.get(reverse("backoffice:dashboard")).content.decode()
+    drift = page[page.index('id="panel-drift"') : page.index('id="panel-capacity"')]
+    assert "punctuality_rate" in drift and "0,410" in drift and 'class="bo-bad"' in drift
+    capacity = page[page.index('id="panel-capacity"') :]
+    assert "<svg" in capacity and 'class="bo-bad"' in capacity
+
+
+def test_no_drift_yet_and_calm_volume_are_said_plainly(analyst_client):
+    page = analyst_client.get(reverse("backoffice:dashboard")).content.decode()
+    drift = page[page.index('id="panel-drift"') : page.index('id="panel-capacity"')]
+    assert "pas encore été calculée" in drift and "bo-bad" not in drift
+    capacity = page[page.index('id="panel-capacity"') :]
+    assert "reste dans la capacité" in capacity.replace("\u2019", "'")
