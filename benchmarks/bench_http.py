@@ -11,9 +11,10 @@ the harness's SQLite file when no PostgreSQL answers) with the Redis cache at
 Load: `wrk` (Debian package `wrk`; `apt-get install wrk`), one thread, N
 keep-alive connections each sending its next request as soon as the previous
 answers, for HTTP_BENCH_SECONDS (default 15) after a 3-second warm-up. wrk is
-C: at 1,000 requests a second it takes ~5 % of one core, where locust's
-Python clients would take a core of the two the server needs. The client and
-the server share this machine's cores, so the figures are a floor.
+C and light; against the same server, locust's Python client (FastHttpUser)
+drove 15-20 % fewer requests a second, its own CPU taken from the two cores
+the server needs (docs/OPERATIONS.md). The client and the server share this
+machine's cores, so the figures are a floor.
 
 Knobs: HTTP_BENCH_SECONDS, HTTP_BENCH_CLIENTS (default "1,8"), and gunicorn's
 (WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS, GUNICORN_KEEPALIVE).
