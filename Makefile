@@ -39,6 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: HTTP figures will report an error"
 	$(BIN)/python -m benchmarks
 
 ## Production processes without Docker (gunicorn + credit and fraud clusters) on
