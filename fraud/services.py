@@ -343,7 +343,7 @@ REVIEW_OUTCOMES = {"release": "false_positive", "reject": "confirmed_fraud"}
 
 
 @transaction.atomic
-def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str) -> Payment:
+def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, expired: bool = False) -> Payment:
     """Release or reject a held payment, resolve its alert, audit it, and tell the member of a release.
 
     `actor` is the Django user who acted. The payment row is locked and must
@@ -352,6 +352,11 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str) ->
     payment's open fraud alert resolves with the outcome the review implies
     (release: `false_positive`, reject: `confirmed_fraud`), which the next
     fraud training reads as the payment's label.
+
+    `expired=True` is the system (actor None) applying HOLD_EXPIRY_DEFAULT to a
+    hold whose invoice expired unreviewed (`fraud.holds`): the same effects,
+    audited as action "expire" with the default applied in `after`; the
+    alert's resolution note is "expired".
     """
     from alerts.services import AlertAlreadyResolved, alert_resolve, notification_enqueue
     from fraud.selectors import fraud_alert_for_payment
@@ -386,16 +391,21 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str) ->
     alert = fraud_alert_for_payment(payment_id=locked.pk)
     if alert is not None and not alert.resolved:
         try:
-            alert_resolve(alert=alert, actor=actor, outcome=REVIEW_OUTCOMES[action], note=f"{action}: {reason}")
+            note = "expired" if expired else f"{action}: {reason}"
+            alert_resolve(alert=alert, actor=actor, outcome=REVIEW_OUTCOMES[action], note=note)
             resolved.append(str(alert.pk))
         except AlertAlreadyResolved:
             pass  # resolved on the alert queue meanwhile: its outcome stands
+    after = {"status": locked.status, "alerts_resolved": resolved}
+    if expired:
+        expires_at = locked.expires_at.isoformat() if locked.expires_at else None
+        after.update({"default": action, "by": "expiry", "expires_at": expires_at})
     action_record(
         actor=actor,
-        action=action,
+        action=AnalystAction.Action.EXPIRE if expired else action,
         target=locked,
         before={"status": before},
-        after={"status": locked.status, "alerts_resolved": resolved},
+        after=after,
         note=reason,
     )
     metric_record(
@@ -409,6 +419,7 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str) ->
             "reason": reason[:500],
             "before": before,
             "after": locked.status,
+            "expired": expired,
         },
     )
     if action == "release":
