@@ -41,7 +41,8 @@ class PaymentEventApi(APIView):
     """POST /api/events/payment: store a payment, decide on it at once, hold it if suspicious.
 
     The same `payment_id` with the same body answers the first decision again;
-    with a different body, 409.
+    with a different body, 409. An invoice may carry its `expires_at`: a hold
+    still unreviewed then takes HOLD_EXPIRY_DEFAULT (fraud.holds).
     """
 
     @extend_schema(

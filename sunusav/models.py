@@ -234,6 +234,9 @@ class Payment(models.Model):
     location = models.CharField(_("lieu"), max_length=64, blank=True)
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("date"), default=timezone.now)
+    # The Lightning invoice's expiry (null for mobile money and non-invoice
+    # payments): a hold still unreviewed then takes HOLD_EXPIRY_DEFAULT (fraud.holds).
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
     # sha256 of the first /api/fraud/check body that named this payment: the same
     # id with another body is a conflict (409), never a second decision.
     check_input_hash = models.CharField(
@@ -254,6 +257,12 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["member", "created_at"], name="payment_member_created_idx"),
             models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
+            # The every-minute expiry sweep reads only held invoices with an expiry.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status="held", expires_at__isnull=False),
+                name="payment_held_expiry_idx",
+            ),
         ]
 
     def __str__(self):

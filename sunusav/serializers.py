@@ -1,5 +1,6 @@
 """Input and output shapes of the integration events (validation only)."""
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from sunusav.api.serializers import StrictIntegerField, StrictSerializer
@@ -18,6 +19,26 @@ class PaymentEventInputSerializer(StrictSerializer):
     device_id = serializers.CharField(max_length=64, allow_blank=True, required=False, default="")
     location = serializers.CharField(max_length=64, allow_blank=True, required=False, default="")
     created_at = serializers.DateTimeField(required=False)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "ISO-8601 expiry of the Lightning invoice (invoices only; omit or null otherwise). "
+            "Must be in the future. If the payment is held and still unreviewed at that time, "
+            "it takes the configured default (HOLD_EXPIRY_DEFAULT: reject or release)."
+        ),
+    )
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future: the invoice has already expired.")
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("expires_at") is not None and attrs.get("kind") != Payment.Kind.INVOICE:
+            raise serializers.ValidationError({"expires_at": ["Only an invoice expires (kind must be invoice)."]})
+        return attrs
 
 
 class PaymentEventOutputSerializer(serializers.Serializer):

@@ -34,11 +34,14 @@ def payment_record(
     device_id: str = "",
     location: str = "",
     created_at: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[Payment, bool]:
     """Store a payment the main backend reports, once per id; return it and whether it is new.
 
     The same id with the same body is the same payment (a retry); the same id
-    with another body is a conflict, never a silent overwrite.
+    with another body is a conflict, never a silent overwrite. `expires_at` is
+    the Lightning invoice's expiry (None otherwise): when it passes on a hold
+    nobody reviewed, `fraud.holds.holds_expire` applies HOLD_EXPIRY_DEFAULT.
     """
     fields = {
         "member_id": member.pk,
@@ -46,6 +49,7 @@ def payment_record(
         "amount_sats": amount_sats,
         "device_id": device_id,
         "location": location,
+        "expires_at": expires_at,
     }
     payment, created = Payment.objects.get_or_create(
         id=payment_id, defaults={**fields, "created_at": created_at or timezone.now()}
@@ -91,6 +95,7 @@ def payment_event_process(*, data: dict, member: Member, token: str = ""):
         device_id=data.get("device_id", ""),
         location=data.get("location", ""),
         created_at=data.get("created_at"),
+        expires_at=data.get("expires_at"),
     )
     return payment_screen(payment=payment, token=token)
 
