@@ -30,3 +30,10 @@ def enqueue_batch_fraud_check(payments: Iterable, priority: str = NORMAL) -> Non
     """Enqueue one check per stored payment: the seed's `enqueueBatchFraudCheck`."""
     for payment in payments:
         enqueue_fraud_check(payment, priority)
+
+
+def holds_expire_task() -> dict:
+    """Apply HOLD_EXPIRY_DEFAULT to held payments whose Lightning invoice expired (every minute)."""
+    from fraud.holds import holds_expire
+
+    return holds_expire()

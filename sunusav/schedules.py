@@ -25,6 +25,14 @@ SCHEDULES = [
         "queue": "credit",
     },
     {
+        # Unreviewed holds on expired Lightning invoices take HOLD_EXPIRY_DEFAULT (fraud.holds).
+        "name": "sunusav:holds-expire",
+        "func": "fraud.tasks.holds_expire_task",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+        "queue": "fraud",
+    },
+    {
         "name": "sunusav:liquidity-check",
         "func": "sunusav.tasks.check_liquidity",
         "schedule_type": Schedule.HOURLY,

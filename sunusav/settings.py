@@ -270,6 +270,13 @@ if not 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1:
     raise ImproperlyConfigured("Need 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1.")
 if FRAUD_DEFAULT_ACTION not in {"allow", "review", "hold"}:
     raise ImproperlyConfigured("FRAUD_DEFAULT_ACTION must be allow, review or hold.")
+# A hold on a Lightning invoice lasts as long as the invoice: when it expires
+# unreviewed, the every-minute sweep (fraud.holds) applies this default as the
+# system, audited as "expire". Reject by default: an unreviewed suspicious
+# invoice should not be paid.
+HOLD_EXPIRY_DEFAULT = env.str("HOLD_EXPIRY_DEFAULT", default="reject")
+if HOLD_EXPIRY_DEFAULT not in {"reject", "release"}:
+    raise ImproperlyConfigured("HOLD_EXPIRY_DEFAULT must be reject or release.")
 
 # --- Credit ---------------------------------------------------------------------------
 # Offers: the amount is a band-dependent share of what the member paid into
