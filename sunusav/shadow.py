@@ -69,8 +69,8 @@ def challenger_arms(name: str, members: Sequence | None, share: float, n: int) -
 METRIC_KEYS = {"credit": ("credit_prediction", "credit_score"), "fraud": ("fraud_check",)}
 # Rows read per metric key, newest first: the comparison's bound.
 DEFAULT_LIMIT = 50_000
-# A credit decision is labeled by the member's first loan offered within this
-# time after it, once the loan is repaid or defaulted.
+# A credit decision is labeled by the member's first closed (repaid or
+# defaulted) loan offered after it, when offered within this time.
 CREDIT_LABEL_HORIZON = timedelta(days=90)
 _CHUNK = 1000
 
@@ -114,8 +114,9 @@ def shadow_comparison(
     - `flagged`: how many each model offers (credit: score >= the decision
       threshold) or holds (fraud);
     - `labeled`: on requests whose outcome is known (fraud: the payment's label,
-      overridden by an analyst's verdict on its alert; credit: the member's
-      first loan offered within 90 days, repaid or defaulted), the count,
+      overridden by an analyst's verdict on its alert; credit: the first of the
+      member's closed loans offered after the request, if offered within 90
+      days: repaid or defaulted), the count,
       the positives (fraud / repaid), and per model AUC, precision and recall
       of its decision (fraud: hold; credit: offer), on the same requests.
     """
@@ -300,7 +301,7 @@ def _fraud_labels(pairs: list[_Pair]) -> list[int | None]:
 
 
 def _credit_labels(pairs: list[_Pair]) -> list[int | None]:
-    """Return each request's outcome: the member's first loan offered within the horizon after it, repaid (1) or defaulted (0)."""
+    """Return each request's outcome: the member's first closed loan offered after it (within the horizon), repaid 1, defaulted 0."""
     from sunusav.models import Loan
 
     members = sorted({p.member_id for p in pairs if p.member_id is not None}, key=str)
