@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from sunusav import models
 from sunusav.backoffice import selectors, services
 from sunusav.backoffice.charts import hbar_chart
+from sunusav.ml import registry as registry_services
 from sunusav.ml.registry import ArtifactError
 
 ACTIVATE_PERMISSION = "sunusav.activate_modelversion"
@@ -38,6 +39,37 @@ RUN_STATUS_LABELS = {
 
 def _run_for_display(run: dict) -> dict:
     return {**run, "status_label": RUN_STATUS_LABELS.get(run["status"], run["status"])}
+
+
+COMPARISON_DAYS = 7
+COMPARISON_LIMIT = 5_000  # newest audit rows per key: a page view stays well under a second
+
+
+def _challenger_panel(mv: models.ModelVersion) -> dict | None:
+    """Champion vs challenger on the same requests of the last week, for the challenger's page."""
+    if mv.status != models.ModelVersion.Status.CHALLENGER:
+        return None
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sunusav.shadow import shadow_comparison
+
+    comparison = shadow_comparison(
+        mv.name,
+        since=timezone.now() - timedelta(days=COMPARISON_DAYS),
+        challenger_version=mv.version,
+        limit=COMPARISON_LIMIT,
+    )
+    return {
+        "ab_share_percent": round(float((mv.manifest or {}).get("ab_share") or 0) * 100, 2),
+        "days": COMPARISON_DAYS,
+        "comparison": comparison,
+        "labeled_rows": [
+            (_("champion"), comparison["labeled"]["champion"]),
+            (_("challenger"), comparison["labeled"]["challenger"]),
+        ],
+    }
 
 
 @admin.register(models.ModelVersion)
@@ -66,6 +98,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
             path("rollback/<str:name>/", wrap(self.rollback_view), name=f"{prefix}_rollback"),
             path("retrain/<str:name>/", wrap(self.retrain_view), name=f"{prefix}_retrain"),
             path("runs/<int:action_id>/", wrap(self.run_view), name=f"{prefix}_run"),
+            path("<int:pk>/challenger/", wrap(self.challenger_view), name=f"{prefix}_challenger"),
+            path("challenger/<str:name>/clear/", wrap(self.challenger_clear_view), name=f"{prefix}_challenger_clear"),
+            path(
+                "challenger/<str:name>/promote/",
+                wrap(self.challenger_promote_view),
+                name=f"{prefix}_challenger_promote",
+            ),
             *super().get_urls(),
         ]
 
@@ -147,9 +186,74 @@ class ModelVersionAdmin(admin.ModelAdmin):
             training_data=card.get("training_data") or card.get("counts") or {},
             library_versions=card.get("library_versions") or {},
             history=history,
+            challenger=_challenger_panel(mv),
             **(extra_context or {}),
         )
         return TemplateResponse(request, "admin/sunusav/modelversion/detail.html", context)
+
+    # --- Champion and challenger (POST) ---------------------------------------------------
+
+    def challenger_view(self, request, pk):
+        return require_POST(self._challenger_set)(request, pk)
+
+    def _challenger_set(self, request, pk):
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        mv = get_object_or_404(models.ModelVersion, pk=pk)
+        try:
+            share = float(request.POST.get("ab_share_percent") or 0) / 100
+        except ValueError:
+            share = -1.0
+        try:
+            registry_services.challenger_set(
+                model_version=mv, actor=request.user, ab_share=share, note=self._note(request)
+            )
+        except (registry_services.ChallengerError, ArtifactError) as exc:
+            messages.error(request, _("Challenger refusé : %(error)s") % {"error": exc})
+        else:
+            messages.success(
+                request,
+                _("%(version)s est challenger (%(share)s %% des membres servis par lui).")
+                % {"version": mv, "share": f"{share * 100:g}"},
+            )
+        return redirect(reverse("admin:sunusav_modelversion_change", args=[mv.pk]))
+
+    def challenger_clear_view(self, request, name):
+        return require_POST(self._challenger_clear)(request, name)
+
+    def _challenger_clear(self, request, name):
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        if name not in selectors.MODEL_NAMES:
+            raise Http404
+        try:
+            registry_services.challenger_clear(name=name, actor=request.user, note=self._note(request))
+        except registry_services.ChallengerError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Plus de challenger pour %(name)s.") % {"name": name})
+        return redirect(self._overview_url())
+
+    def challenger_promote_view(self, request, name):
+        return require_POST(self._challenger_promote)(request, name)
+
+    def _challenger_promote(self, request, name):
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        if name not in selectors.MODEL_NAMES:
+            raise Http404
+        try:
+            action = registry_services.challenger_promote(name=name, actor=request.user, note=self._note(request))
+        except (registry_services.ChallengerError, ArtifactError) as exc:
+            messages.error(request, _("Promotion refusée : %(error)s") % {"error": exc})
+        else:
+            selectors.dashboard_cache_clear()
+            messages.success(
+                request,
+                _("Le challenger %(version)s de %(name)s est maintenant en service.")
+                % {"name": name, "version": action.after.get("active_version") or ""},
+            )
+        return redirect(self._overview_url())
 
     # --- Actions (POST) -------------------------------------------------------------------
 

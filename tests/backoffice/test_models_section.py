@@ -1,6 +1,7 @@
 """The Models section: versions and cards, activate, roll back, retrain; only Risk admins may act."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -244,3 +245,65 @@ def test_audit_rows_are_plain_json(versions, risk_admin):
     risk_admin.post(reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk]))
     action = AnalystAction.objects.get()
     assert json.loads(json.dumps(action.before)) == action.before
+
+
+# --- Champion and challenger -----------------------------------------------------------------
+
+
+def test_challenger_set_compared_and_promoted_from_the_model_page(
+    versions, risk_admin, api_client, django_capture_on_commit_callbacks
+):
+    old, new = versions["old"], versions["new"]
+    page = reverse("admin:sunusav_modelversion_change", args=[old.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = risk_admin.post(
+            reverse("admin:sunusav_modelversion_challenger", args=[old.pk]), {"ab_share_percent": "0"}
+        )
+    assert response.status_code == 302
+    old.refresh_from_db()
+    assert old.status == "challenger" and _active() == new.version
+    registry.invalidate()
+    for punctuality in (0.2, 0.5, 0.9):  # the served answers come from the champion; the challenger shadows them
+        body = {
+            "user_id": f"m-{punctuality}",
+            "tontine_contributions": 50_000,
+            "punctuality_rate": punctuality,
+            "contributions_count": 10,
+            "mobile_tx_volume": 100_000,
+            "avg_payment_delay_days": 1,
+            "community_endorsements": 5,
+        }
+        answer = api_client.post("/api/credit/predict", body, format="json").json()
+        assert answer["model_version"] == new.version
+    text = risk_admin.get(page).content.decode()
+    panel = text[text.index('id="shadow-comparison"') :]
+    assert re.search(r'class="shadow-count">3\b', panel)
+    assert "Promouvoir le challenger" in text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        risk_admin.post(reverse("admin:sunusav_modelversion_challenger_promote", args=["credit"]))
+    assert _active() == old.version
+    actions = list(AnalystAction.objects.order_by("created_at").values_list("action", "target_id"))
+    assert actions[-1] == ("promote", str(old.pk)) and ("activate", str(old.pk)) in actions
+
+
+def test_an_analyst_cannot_set_clear_or_promote_a_challenger(versions, analyst):
+    old = versions["old"]
+    for url in (
+        reverse("admin:sunusav_modelversion_challenger", args=[old.pk]),
+        reverse("admin:sunusav_modelversion_challenger_clear", args=["credit"]),
+        reverse("admin:sunusav_modelversion_challenger_promote", args=["credit"]),
+    ):
+        assert analyst.post(url).status_code == 403
+    old.refresh_from_db()
+    assert old.status == "inactive" and not AnalystAction.objects.exists()
+
+
+def test_a_bad_ab_share_is_refused_and_changes_nothing(versions, risk_admin):
+    old = versions["old"]
+    response = risk_admin.post(
+        reverse("admin:sunusav_modelversion_challenger", args=[old.pk]), {"ab_share_percent": "150"}, follow=True
+    )
+    assert "Challenger refusé" in response.content.decode()
+    old.refresh_from_db()
+    assert old.status == "inactive" and not AnalystAction.objects.exists()
