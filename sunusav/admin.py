@@ -3,6 +3,7 @@ work queue and the analysts' audit trail."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -338,11 +339,31 @@ def not_held_message(payment_id, exc) -> str:
     }
 
 
+EXPIRY_SOON = dt.timedelta(minutes=5)
+
+
+def expiry_text(expires_at, *, now=None) -> str:
+    """Return "expire dans 12 min", "expiré", or "—" for a payment without an expiry (not an invoice)."""
+    if expires_at is None:
+        return "—"
+    seconds = (expires_at - (now or timezone.now())).total_seconds()
+    if seconds <= 0:
+        return gettext("expiré")
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return gettext("expire dans moins d'une minute")
+    if minutes < 60:
+        return gettext("expire dans %(minutes)s min") % {"minutes": minutes}
+    if minutes < 48 * 60:
+        return gettext("expire dans %(hours)s h %(minutes)02d") % {"hours": minutes // 60, "minutes": minutes % 60}
+    return gettext("expire dans %(days)s j") % {"days": minutes // (24 * 60)}
+
+
 @admin.register(models.HeldPayment)
 class HeldPaymentAdmin(admin.ModelAdmin):
     """Held payments, oldest first: release or reject each with a reason (`fraud.services.payment_review`)."""
 
-    list_display = ["created", "member_link", "amount", "kind", "fraud_score", "reasons"]
+    list_display = ["created", "expiry", "member_link", "amount", "kind", "fraud_score", "reasons"]
     list_display_links = ["created"]
     list_select_related = ["member"]
     list_filter = ["kind", "created_at"]
@@ -355,7 +376,7 @@ class HeldPaymentAdmin(admin.ModelAdmin):
     actions = ["release", "reject"]
     change_form_template = "admin/sunusav/heldpayment/change_form.html"
     change_list_template = "admin/sunusav/heldpayment/change_list.html"
-    fields = ["id", "member_link", "amount", "kind", "status", "created_at", "device_id", "location"]
+    fields = ["id", "member_link", "amount", "kind", "status", "created_at", "expiry", "device_id", "location"]
     readonly_fields = fields
 
     # A held payment is a payment: seeing one takes `view_payment`, acting `review_payment`.
@@ -396,6 +417,17 @@ class HeldPaymentAdmin(admin.ModelAdmin):
             date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT"),
             gettext("depuis %(duration)s") % {"duration": timesince(obj.created_at)},
         )
+
+    @admin.display(description=_("expiration"), ordering="expires_at")
+    def expiry(self, obj):
+        """Time left before the invoice (and so the hold) expires; highlighted under 5 minutes."""
+        text = expiry_text(obj.expires_at)
+        if obj.expires_at is None:
+            return text
+        left = obj.expires_at - timezone.now()
+        css = "risk-expiry-past" if left.total_seconds() <= 0 else "risk-expiry-soon" if left < EXPIRY_SOON else ""
+        when = date_format(timezone.localtime(obj.expires_at), "SHORT_DATETIME_FORMAT")
+        return format_html('<span class="risk-expiry {}" title="{}">{}</span>', css, when, text)
 
     @admin.display(description=_("en attente depuis"))
     def waiting(self, obj):
