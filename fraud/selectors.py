@@ -83,12 +83,19 @@ def labeled_payments() -> LabeledPayments:
 
 
 def analyst_verdicts() -> dict[str, bool]:
-    """Return {payment_id: is_fraud} from resolved fraud alerts that carry an outcome."""
+    """Return {payment_id: is_fraud} from resolved fraud alerts that carry a person's outcome.
+
+    An alert resolved by the system (an expired hold taking its configured
+    default: `resolved_by` empty) carries no one's judgement: counting it
+    would feed the model's own holds back to it as fraud labels.
+    """
     verdicts = {}
     alerts = AIAlert.objects.filter(alert_type=AlertType.FRAUD_SUSPECT, resolved=True).values_list("payload", flat=True)
     for payload in alerts.iterator(_CHUNK):
         payload = payload or {}
         outcome, payment_id = payload.get("outcome"), payload.get("payment_id")
+        if payload.get("resolved_by") == "":
+            continue
         if payment_id and outcome in {"confirmed_fraud", "false_positive"}:
             verdicts[str(payment_id)] = outcome == "confirmed_fraud"
     return verdicts

@@ -342,3 +342,19 @@ def test_hold_expiry_default_is_checked_at_startup(value, ok):
     assert (result.returncode == 0) is ok, result.stderr
     if not ok:
         assert "HOLD_EXPIRY_DEFAULT" in result.stderr
+
+
+def test_an_expired_hold_is_not_an_analyst_label_for_training(db):
+    from alerts.models import AIAlert
+    from fraud.selectors import analyst_verdicts
+    from tests.factories import PaymentFactory
+
+    by_analyst, by_expiry = PaymentFactory(), PaymentFactory()
+    for payment, resolved_by in ((by_analyst, "aminata"), (by_expiry, "")):
+        AIAlert.objects.create(
+            user=payment.member,
+            alert_type="fraud_suspect",
+            resolved=True,
+            payload={"payment_id": str(payment.pk), "outcome": "confirmed_fraud", "resolved_by": resolved_by},
+        )
+    assert analyst_verdicts() == {str(by_analyst.pk): True}
