@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -63,6 +64,26 @@ def member_rescore(*, member: models.Member, actor) -> str:
         after={"queued": True, "queue": "credit", "priority": HIGH, "run_id": run_id},
     )
     return run_id
+
+
+def _member_explanation(member: models.Member) -> dict | None:
+    """The member's explanation (as `GET /api/credit/members/<id>/explanation` gives it) in the page's language."""
+    from django.utils.translation import get_language
+
+    from credit.explain import member_explanation
+
+    explanation = member_explanation(member_id=member.pk)
+    if explanation is None:
+        return None
+    lang = "en" if (get_language() or "fr").startswith("en") else "fr"
+    cf = explanation["counterfactual"]
+    return {
+        "message": explanation["message"][lang],
+        "target_band": explanation["target_band"],
+        "changes": [change[lang] for change in cf["changes"]] if cf else [],
+        "new_score": cf["new_score"] if cf else None,
+        "new_band": cf["new_band"] if cf else None,
+    }
 
 
 def sparkline(values: list[float], *, width: int = 260, height: int = 56, pad: int = 4) -> dict | None:
@@ -196,6 +217,7 @@ class MemberAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["risk"] = member_risk(obj)
+            context["explanation"] = _member_explanation(obj)
             context["can_rescore"] = self.has_rescore_permission(request)
             context["action_checkbox_name"] = helpers.ACTION_CHECKBOX_NAME
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
@@ -234,6 +256,14 @@ class TontineAdmin(admin.ModelAdmin):
     list_filter = ["cycle", "status", "region"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            from sunusav.exposure import rotation_exposures
+
+            context["exposure"] = rotation_exposures(tontine_ids=[obj.pk]).get(str(obj.pk))
+            context["exposure_threshold"] = settings.LIQUIDITY_SHORTFALL_SHARE
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
 
 @admin.register(models.Contribution)

@@ -204,3 +204,18 @@ def test_french_message_elides_before_a_vowel():
     assert "il suffirait d'obtenir une recommandation de plus." in messages(result)["fr"]
     result["counterfactual"]["changes"] = [{"fr": "payer à l'heure", "en": "pay on time"}]
     assert "il suffirait de payer à l'heure." in messages(result)["fr"]
+
+
+def test_the_member_page_shows_the_explanation_in_the_page_language(client, analyst_user):
+    from tests.factories import ContributionFactory, MemberFactory
+
+    member = MemberFactory(credit_score="0.550")
+    ContributionFactory(member=member, paid_at=None)
+    client.force_login(analyst_user)
+    url = f"/admin/sunusav/member/{member.pk}/change/"
+    page = client.get(url).content.decode()
+    panel = page[page.index('id="risk-explanation"') :]
+    assert "Votre profil de crédit est dans la catégorie" in panel.replace("&#x27;", "'")
+    client.post("/i18n/setlang/", {"language": "en", "next": url})
+    english = client.get(url).content.decode()
+    assert "Your credit profile is in band" in english[english.index('id="risk-explanation"') :]

@@ -91,3 +91,13 @@ def test_low_exposure_raises_nothing(settings):
     [projection] = liquidity_projections()
     assert projection["exposure_share"] == pytest.approx(20_000 * 0.05 / 80_000, abs=1e-4)
     assert liquidity_check() == []
+
+
+def test_the_tontine_page_shows_its_rotation_exposure(client, analyst_user):
+    tontine, people = _tontine(["0.800", "0.400", "0.100", None], [ALL, (1, 3), ALL, ALL])
+    client.force_login(analyst_user)
+    page = client.get(f"/admin/sunusav/tontine/{tontine.pk}/change/").content.decode().replace("\u202f", " ")
+    panel = page[page.index('id="rotation-exposure"') :]
+    assert 'class="exposure-sats">14000 sats' in panel.replace("\u00a0", "")
+    assert "18 %" in panel  # 0.175 of the payouts left, rounded
+    assert str(people[1].pk)[:12] in panel
