@@ -28,7 +28,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from sunusav import models
-from sunusav.admin_utils import CappedCountPaginator
+from sunusav.admin_utils import CappedCountPaginator, ReadOnlyAdminMixin
 
 # Bounds on what one click may do or one page may show.
 RESCORE_MAX = 200
@@ -390,7 +390,7 @@ def expiry_text(expires_at, *, now=None) -> str:
 
 
 @admin.register(models.HeldPayment)
-class HeldPaymentAdmin(admin.ModelAdmin):
+class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Held payments, oldest first: release or reject each with a reason (`fraud.services.payment_review`)."""
 
     list_display = ["created", "expiry", "member_link", "amount", "kind", "fraud_score", "reasons"]
@@ -412,15 +412,6 @@ class HeldPaymentAdmin(admin.ModelAdmin):
     # A held payment is a payment: seeing one takes `view_payment`, acting `review_payment`.
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("sunusav.view_payment") or request.user.has_perm("sunusav.review_payment")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_review_permission(self, request):
         return request.user.has_perm("sunusav.review_payment")
@@ -663,7 +654,7 @@ def _admin_url_of(target_type: str, target_id: str) -> str | None:
 
 
 @admin.register(models.AnalystAction)
-class AnalystActionAdmin(admin.ModelAdmin):
+class AnalystActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who did what, when, before and after: read-only for everyone, written only by services."""
 
     list_display = ["created_at", "actor", "action", "target", "short_note", "request_id"]
@@ -676,15 +667,6 @@ class AnalystActionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ["created_at", "actor", "action", "target", "before_json", "after_json", "note", "request_id"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("objet"), ordering="target_type")
     def target(self, obj):

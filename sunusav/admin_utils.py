@@ -26,3 +26,16 @@ class CappedCountPaginator(Paginator):
             if row and row[0] > self.cap:
                 return int(row[0])
         return self.object_list[: self.cap + 1].count()
+
+
+class ReadOnlyAdminMixin:
+    """Nobody adds, changes or deletes through this admin: rows come from the product's own actions."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
