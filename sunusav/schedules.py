@@ -67,3 +67,29 @@ SCHEDULES = [
         "queue": "credit",
     },
 ]
+
+
+def retrain_schedules(frequency: str) -> list[dict]:
+    """Retraining of each model on `frequency` ("off", "weekly", "daily"; setting RETRAIN_SCHEDULE)."""
+    if frequency == "off":
+        return []
+    kind = Schedule.WEEKLY if frequency == "weekly" else Schedule.DAILY
+    return [
+        {
+            "name": f"sunusav:retrain-{name}",
+            "func": "sunusav.backoffice.tasks.model_train",
+            "kwargs": {"name": name, "activated_by": "schedule"},
+            "schedule_type": kind,
+            "first_run": first_run,
+            # Both on the credit queue: the fraud queue's 60 s timeout would kill a training.
+            "queue": "credit",
+        }
+        for name, first_run in (("credit", "02:00"), ("fraud", "02:30"))
+    ]
+
+
+def schedules() -> list[dict]:
+    """Every recurring job under the current settings."""
+    from django.conf import settings
+
+    return SCHEDULES + retrain_schedules(settings.RETRAIN_SCHEDULE)

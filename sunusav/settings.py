@@ -240,6 +240,12 @@ LIQUIDITY_LOOKAHEAD_DAYS = env.float("LIQUIDITY_LOOKAHEAD_DAYS", default=3.0)
 # Alerts (all types) the analysts can review in a day: above it the dashboard warns
 # that thresholds raise more alerts than the team can review (sunusav.drift).
 ANALYST_DAILY_CAPACITY = env.int("ANALYST_DAILY_CAPACITY", default=200)
+# Scheduled retraining of both models from the database (analysts' fraud verdicts
+# and loan outcomes are the labels): "off", "weekly" or "daily" (at night, from 02:00).
+# A new version serves only if it beats the active one on held-out data.
+RETRAIN_SCHEDULE = env.str("RETRAIN_SCHEDULE", default="off")
+if RETRAIN_SCHEDULE not in {"off", "weekly", "daily"}:
+    raise ImproperlyConfigured("RETRAIN_SCHEDULE must be off, weekly or daily.")
 
 # --- Retention ----------------------------------------------------------------------
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=400)

@@ -109,3 +109,26 @@ def test_purge_command_removes_resolved_alerts_only(settings):
     assert "ai_alerts: 1 rows deleted" in out.getvalue()
     assert "ai_metrics: 1 rows deleted" in out.getvalue()
     assert AIAlert.objects.filter(resolved=False).count() == 1 and AIAlert.objects.count() == 1
+
+
+@pytest.mark.parametrize("frequency", ["weekly", "daily"])
+def test_retraining_can_be_scheduled(settings, frequency):
+    import ast
+    import inspect
+
+    from django.utils.module_loading import import_string
+
+    settings.RETRAIN_SCHEDULE = frequency
+    call_command("sync_schedules")
+    retrain = {s.name: s for s in Schedule.objects.filter(name__startswith="sunusav:retrain-")}
+    assert set(retrain) == {"sunusav:retrain-credit", "sunusav:retrain-fraud"}
+    kind = Schedule.WEEKLY if frequency == "weekly" else Schedule.DAILY
+    for name, schedule in retrain.items():
+        kwargs = ast.literal_eval(schedule.kwargs)
+        assert schedule.schedule_type == kind and kwargs["q_options"]["cluster"] == "credit"
+        kwargs.pop("q_options")
+        assert kwargs == {"name": name.removeprefix("sunusav:retrain-"), "activated_by": "schedule"}
+        inspect.signature(import_string(schedule.func)).bind(**kwargs)  # the task takes exactly these
+    settings.RETRAIN_SCHEDULE = "off"
+    call_command("sync_schedules")
+    assert not Schedule.objects.filter(name__startswith="sunusav:retrain-").exists()

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from sunusav.schedules import PREFIX, SCHEDULES
+from sunusav.schedules import PREFIX, schedules
 
 
 def _first_run(spec: dict) -> datetime:
@@ -27,7 +27,7 @@ def schedules_sync() -> list[str]:
     """Create or update every declared schedule by name; delete ours no longer declared."""
     changes = []
     declared = set()
-    for spec in SCHEDULES:
+    for spec in schedules():
         declared.add(spec["name"])
         defaults = {
             "func": spec["func"],
@@ -35,7 +35,7 @@ def schedules_sync() -> list[str]:
             "minutes": spec.get("minutes"),
             "repeats": -1,
             "cluster": settings.Q_SCHEDULE_CLUSTER,
-            "kwargs": repr({"q_options": {"cluster": spec["queue"], "group": spec["queue"]}}),
+            "kwargs": repr({**spec.get("kwargs", {}), "q_options": {"cluster": spec["queue"], "group": spec["queue"]}}),
         }
         schedule = Schedule.objects.filter(name=spec["name"]).first()
         if schedule is None:
