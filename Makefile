@@ -23,6 +23,7 @@ setup: $(STAMP)
 ## First command: set up everything on a fresh machine and run web + worker.
 demo: setup
 	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --if-empty
+	$(BIN)/python manage.py demo_activity
 	$(BIN)/python manage.py demo_admin
 	bash scripts/run.sh
 

@@ -1,0 +1,27 @@
+"""`demo_activity` fills the analysts' queues of a fresh demo world with the product's own jobs, once."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from alerts.models import AIAlert
+from sunusav.models import AnalystAction, Member, Payment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_scores_offers_and_screens_once():
+    call_command("seed_demo", "--members", "300", "--seed", "7", stdout=StringIO())
+    call_command("demo_activity", "--offers", "40", stdout=StringIO())
+    assert not Member.objects.filter(credit_score__isnull=True).exists()
+    offers = AIAlert.objects.filter(alert_type="credit_offer").count()
+    assert 0 < offers <= 40
+    held = Payment.objects.filter(status="held").count()
+    assert AIAlert.objects.filter(alert_type="fraud_suspect").count() == held
+    before = (AIAlert.objects.count(), held)
+    out = StringIO()
+    call_command("demo_activity", stdout=out)
+    assert "already scored" in out.getvalue()
+    assert (AIAlert.objects.count(), Payment.objects.filter(status="held").count()) == before
+    assert not AnalystAction.objects.exists()  # the system acted, no analyst did
