@@ -64,6 +64,25 @@ from django.contrib.sessions.middleware import SessionMiddleware  # noqa: E402
 from django.middleware.locale import LocaleMiddleware  # noqa: E402
 
 BrowserSessionMiddleware = _api_exempt(SessionMiddleware)
-BrowserLocaleMiddleware = _api_exempt(LocaleMiddleware)
+
+
+class FrenchFirstLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware, minus the browser's Accept-Language.
+
+    The back-office is French first: a person gets LANGUAGE_CODE (French)
+    until they choose English with the header's switcher (the language
+    cookie), whatever language their browser was installed in.
+    """
+
+    def process_request(self, request):
+        accept = request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        try:
+            super().process_request(request)
+        finally:
+            if accept is not None:
+                request.META["HTTP_ACCEPT_LANGUAGE"] = accept
+
+
+BrowserLocaleMiddleware = _api_exempt(FrenchFirstLocaleMiddleware)
 BrowserAuthenticationMiddleware = _api_exempt(AuthenticationMiddleware)
 BrowserMessageMiddleware = _api_exempt(MessageMiddleware)

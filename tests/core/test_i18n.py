@@ -271,3 +271,12 @@ def test_the_analyst_can_log_in_with_a_password_and_switch_to_english(client, an
     client.post("/i18n/setlang/", {"language": "en", "next": reverse("admin:index")})
     html = client.get(reverse("admin:index")).content.decode()
     assert "Dashboard" in html and "Tableau de bord" not in html
+
+
+@pytest.mark.django_db
+def test_french_first_whatever_the_browser_language(client, analyst_user):
+    client.force_login(analyst_user)
+    page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="fr"' in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
+    assert '<html lang="en"' in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
