@@ -22,7 +22,7 @@ from sunusav import metrics, timings
 from sunusav.audit import input_hash
 from sunusav.logs import current_request_id
 from sunusav.ml.registry import registry
-from sunusav.models import Loan, Member
+from sunusav.models import AnalystAction, Loan, Member
 
 PREDICTION_KEY = "credit_prediction"
 SCORE_KEY = "credit_score"
@@ -460,3 +460,32 @@ def loan_preapprove(*, alert: AIAlert) -> Loan:
     alert.payload = {**alert.payload, "loan_id": str(loan.pk)}
     alert.save(update_fields=["payload"])
     return loan
+
+
+# --- Analysts' actions ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def member_rescore(*, member: Member, actor) -> str:
+    """Enqueue a high-priority credit check of the member and audit who asked; return the run id.
+
+    The job leaves once this transaction commits (`sunusav.queues.enqueue`).
+    """
+    from credit.tasks import enqueue_credit_check
+    from sunusav.analyst import action_record
+    from sunusav.queues import HIGH
+
+    run_id = enqueue_credit_check(member.pk, HIGH)
+    action_record(
+        actor=actor,
+        action=AnalystAction.Action.RESCORE,
+        target=member,
+        before={
+            "credit_score": None if member.credit_score is None else str(member.credit_score),
+            "credit_score_updated_at": member.credit_score_updated_at.isoformat()
+            if member.credit_score_updated_at
+            else None,
+        },
+        after={"queued": True, "queue": "credit", "priority": HIGH, "run_id": run_id},
+    )
+    return run_id

@@ -15,7 +15,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -38,32 +37,6 @@ HISTORY_POINTS = 60
 
 
 # --- The member risk page ------------------------------------------------------------------------
-
-
-@transaction.atomic
-def member_rescore(*, member: models.Member, actor) -> str:
-    """Enqueue a high-priority credit check of the member and audit who asked; return the run id.
-
-    The job leaves once this transaction commits (`sunusav.queues.enqueue`).
-    """
-    from credit.tasks import enqueue_credit_check
-    from sunusav.analyst import action_record
-    from sunusav.queues import HIGH
-
-    run_id = enqueue_credit_check(member.pk, HIGH)
-    action_record(
-        actor=actor,
-        action=models.AnalystAction.Action.RESCORE,
-        target=member,
-        before={
-            "credit_score": None if member.credit_score is None else str(member.credit_score),
-            "credit_score_updated_at": member.credit_score_updated_at.isoformat()
-            if member.credit_score_updated_at
-            else None,
-        },
-        after={"queued": True, "queue": "credit", "priority": HIGH, "run_id": run_id},
-    )
-    return run_id
 
 
 def _member_explanation(member: models.Member) -> dict | None:
@@ -233,6 +206,8 @@ class MemberAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
+        from credit.services import member_rescore
+
         for member in members:
             member_rescore(member=member, actor=request.user)
         self.message_user(
