@@ -123,8 +123,17 @@ def calibration_apply(calibration: dict, margin: np.ndarray) -> np.ndarray:
 # --- Bands, confidence, reasons --------------------------------------------------
 
 
+def _band(score: float) -> str:
+    for band, cutoff in BAND_CUTOFFS:
+        if score >= cutoff:
+            return band
+    return "E"
+
+
 def bands_of(scores: np.ndarray) -> list[str]:
     """Return the band (A best .. E) of each score."""
+    if len(scores) <= 4:  # numpy's per-call overhead dominates for a few rows (single predicts)
+        return [_band(v) for v in scores.tolist()]
     cutoffs = np.array([c for _, c in BAND_CUTOFFS])
     letters = np.array([b for b, _ in BAND_CUTOFFS] + ["E"])
     # Number of cutoffs a score falls below = index of its band.
@@ -396,19 +405,11 @@ def _stage(fallback: bool) -> str:
     return "rules" if fallback else "model"
 
 
-def _band(score: float) -> str:
-    for band, cutoff in BAND_CUTOFFS:
-        if score >= cutoff:
-            return band
-    return "E"
-
-
 def _shadow_answers(scores: np.ndarray, version: str) -> list[dict]:
     from sunusav.shadow import CHALLENGER
 
     values = scores.tolist()
-    # numpy's per-call overhead dominates for a few rows (same bands as `bands_of`).
-    bands = [_band(v) for v in values] if len(values) <= 4 else bands_of(scores)
+    bands = bands_of(scores)
     return [
         {"role": CHALLENGER, "model_version": version, "score": v, "band": b}
         for v, b in zip(values, bands, strict=True)

@@ -54,6 +54,12 @@ def test_bands_cover_the_scale():
     assert bands_of(np.array([0.95, 0.85, 0.7, 0.55, 0.1, 0.9, 0.5])) == ["A", "B", "C", "D", "E", "A", "D"]
 
 
+def test_few_and_many_rows_get_the_same_bands():
+    scores = np.array([1.0, 0.9, 0.899, 0.8, 0.799, 0.65, 0.649, 0.5, 0.499, 0.0])
+    many = bands_of(scores)  # the numpy path
+    assert [bands_of(scores[i : i + 1])[0] for i in range(len(scores))] == many  # the few-rows path
+
+
 rows = st.fixed_dictionaries(
     {
         "tontine_contributions": st.floats(0, 500_000),
