@@ -13,108 +13,36 @@ import json
 import uuid
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Q
-from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert, AIMetric, AlertType
+from alerts.payloads import AlertPayload
 from alerts.services import OUTCOMES_BY_TYPE, AlertAlreadyResolved, InvalidResolution, Outcome, alert_resolve
-from sunusav.admin_utils import CappedCountPaginator
+from sunusav.admin_utils import CappedCountPaginator, ConfirmedBulkAction
+from sunusav.models import Payment
+from sunusav.presenters import (
+    decision_label,
+    member_link,
+    payment_url,
+    reasons_html,
+    sats_and_xof,
+    when_text,
+    xof_and_sats,
+)
 
 # More than this many alerts in one resolution is a mistake (select-all over the whole queue).
 RESOLVE_MAX = 500
 
 
-# --- Readable payloads (also used by the held-payments queue and the member page) ------------
-
-
-def sats_and_xof(sats) -> str:
-    """Return "1 000 000 sats (600 000 XOF)" with the configured XOF per sat."""
-    if sats is None:
-        return "—"
-    xof = round(float(sats) * settings.CREDIT_XOF_PER_SAT)
-    return gettext("%(sats)s sats (%(xof)s XOF)") % {
-        "sats": number_format(int(sats), force_grouping=True),
-        "xof": number_format(xof, force_grouping=True),
-    }
-
-
-def xof_and_sats(xof) -> str:
-    """Return "50 000 XOF (83 333 sats)" with the configured XOF per sat."""
-    if xof is None:
-        return "—"
-    sats = round(float(xof) / settings.CREDIT_XOF_PER_SAT) if settings.CREDIT_XOF_PER_SAT else 0
-    return gettext("%(xof)s XOF (%(sats)s sats)") % {
-        "xof": number_format(int(xof), force_grouping=True),
-        "sats": number_format(sats, force_grouping=True),
-    }
-
-
-def reason_texts(reasons) -> list[str]:
-    """Return reasons (the models' dicts with `fr`/`en`, or credit reason codes) as sentences in the UI language."""
-    english = (get_language() or "fr").startswith("en")
-    texts = []
-    for reason in reasons or []:
-        if isinstance(reason, dict):
-            texts.append(reason.get("en" if english else "fr") or reason.get("id") or reason.get("code") or "?")
-        else:
-            texts.append(credit_reason_text(str(reason), english=english))
-    return texts
-
-
-def credit_reason_text(code: str, *, english: bool | None = None) -> str:
-    """Return a credit reason code's sentence (`credit.scoring.REASONS`), or the code itself."""
-    from credit.scoring import REASONS
-
-    if english is None:
-        english = (get_language() or "fr").startswith("en")
-    for reason_code, fr, en in REASONS.values():
-        if reason_code == code:
-            return en if english else fr
-    return code
-
-
-def reasons_html(reasons):
-    texts = reason_texts(reasons)
-    if not texts:
-        return "—"
-    return format_html("<ul class='risk-reasons'>{}</ul>", format_html_join("", "<li>{}</li>", ((t,) for t in texts)))
-
-
-def payment_url(payment_id) -> str | None:
-    try:
-        return reverse("admin:sunusav_payment_change", args=[payment_id])
-    except NoReverseMatch:
-        return None
-
-
-def member_link(member):
-    if member is None:
-        return "—"
-    return format_html(
-        '<a href="{}">{}</a>', reverse("admin:sunusav_member_change", args=[member.pk]), member.display_name
-    )
-
-
-def when_text(moment) -> str:
-    """Return "à 14:05" today, "le 23/11/2026 à 14:05" another day (local time)."""
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    if local.date() == timezone.localdate():
-        return gettext("à %(time)s") % {"time": local.strftime("%H:%M")}
-    return gettext("le %(date)s à %(time)s") % {
-        "date": date_format(local, "SHORT_DATE_FORMAT"),
-        "time": local.strftime("%H:%M"),
-    }
+# Readable payloads: sunusav.presenters (shared with the held-payments queue and the member page).
 
 
 def already_resolved_message(exc: AlertAlreadyResolved) -> str:
@@ -125,47 +53,38 @@ def already_resolved_message(exc: AlertAlreadyResolved) -> str:
     }
 
 
-def decision_label(decision: str | None) -> str:
-    """Return a fraud decision (`hold`, `review`, `allow`) in the UI language."""
-    labels = {"hold": gettext("bloquer"), "review": gettext("à vérifier"), "allow": gettext("accepter")}
-    return labels.get(decision or "", decision or "—")
-
-
 def _score(alert: AIAlert):
-    payload = alert.payload or {}
+    payload = AlertPayload.of(alert)
     if alert.alert_type == AlertType.FRAUD_SUSPECT:
-        return payload.get("fraud_score")
+        return payload.fraud_score
     if alert.alert_type == AlertType.CREDIT_OFFER:
-        return payload.get("score")
+        return payload.score
     return None  # a liquidity alert has a shortfall, shown with its tontine
 
 
 def _band(alert: AIAlert) -> str:
-    payload = alert.payload or {}
+    payload = AlertPayload.of(alert)
     if alert.alert_type == AlertType.FRAUD_SUSPECT:
-        return decision_label(payload.get("decision"))
+        return decision_label(payload.decision)
     if alert.alert_type == AlertType.CREDIT_OFFER:
-        return gettext("bande %(band)s") % {"band": payload.get("band", "?")}
-    share = payload.get("shortfall_share")
+        return gettext("bande %(band)s") % {"band": payload.band or "?"}
+    share = payload.shortfall_share
     if share is None:
-        return payload.get("tontine_name") or ""
+        return payload.tontine_name or ""
     return gettext("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
-        "tontine": payload.get("tontine_name") or "?",
-        "round": payload.get("round", "?"),
+        "tontine": payload.tontine_name or "?",
+        "round": payload.round or "?",
         "share": number_format(100 * float(share), decimal_pos=1),
     }
 
 
 def _amount(alert: AIAlert) -> str:
-    payload = alert.payload or {}
+    payload = AlertPayload.of(alert)
     if alert.alert_type == AlertType.FRAUD_SUSPECT:
-        amount = payload.get("amount_sats")
-        if amount is None:
-            amount = (payload.get("features") or {}).get("amount_sats")
-        return sats_and_xof(amount)
+        return sats_and_xof(payload.amount_sats)
     if alert.alert_type == AlertType.CREDIT_OFFER:
-        return xof_and_sats(payload.get("offered_amount_xof"))
-    return gettext("déficit %(amount)s") % {"amount": sats_and_xof(payload.get("shortfall_sats"))}
+        return xof_and_sats(payload.offered_amount_xof)
+    return gettext("déficit %(amount)s") % {"amount": sats_and_xof(payload.shortfall_sats)}
 
 
 def _fmt_score(value) -> str:
@@ -210,6 +129,16 @@ class ResolveForm(forms.Form):
         super().__init__(*args, **kwargs)
         labels = dict(Outcome.choices)
         self.fields["outcome"].choices = [("", "---------")] + [(o, labels[o]) for o in outcomes]
+
+
+RESOLVE_ACTION = ConfirmedBulkAction(
+    name="resolve",
+    cap=RESOLVE_MAX,
+    too_many=_("Trop d'alertes sélectionnées (%(max)s au plus) : affinez les filtres."),
+    form_class=ResolveForm,
+    columns=[_("créée le"), _("type"), _("membre")],
+    form_css="risk-resolve-form",
+)
 
 
 def outcomes_for(alert_types) -> list[str]:
@@ -306,7 +235,7 @@ class AIAlertAdmin(admin.ModelAdmin):
     @admin.display(description=_("score / bande"))
     def score_and_band(self, obj):
         score, band = _score(obj), _band(obj)
-        version = (obj.payload or {}).get("model_version") or ""
+        version = AlertPayload.of(obj).model_version or ""
         if score is None:
             return band or "—"
         return format_html(
@@ -330,13 +259,13 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("motifs"))
     def reasons(self, obj):
-        return reasons_html((obj.payload or {}).get("reasons"))
+        return reasons_html(AlertPayload.of(obj).reasons)
 
     @admin.display(description=_("modèle"))
     def model_version(self, obj):
-        payload = obj.payload or {}
-        version = payload.get("model_version") or "—"
-        if payload.get("fallback"):
+        payload = AlertPayload.of(obj)
+        version = payload.model_version or "—"
+        if payload.fallback:
             return format_html("{} <em>({})</em>", version, gettext("règles de secours"))
         return version
 
@@ -344,7 +273,7 @@ class AIAlertAdmin(admin.ModelAdmin):
     def state(self, obj):
         if not obj.resolved:
             return format_html('<strong class="risk-open">{}</strong>', gettext("ouverte"))
-        outcome = (obj.payload or {}).get("outcome")
+        outcome = AlertPayload.of(obj).outcome
         label = dict(Outcome.choices).get(outcome, outcome) if outcome else gettext("résolue")
         return format_html('<span class="risk-resolved">{}</span>', label)
 
@@ -354,11 +283,9 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("paiement"))
     def payment(self, obj):
-        payment_id = (obj.payload or {}).get("payment_id")
+        payment_id = AlertPayload.of(obj).payment_id
         if not payment_id:
             return "—"
-        from sunusav.models import Payment
-
         status = Payment.objects.filter(pk=payment_id).values_list("status", flat=True).first()
         if status == Payment.Status.HELD:
             url = reverse("admin:sunusav_heldpayment_change", args=[payment_id])
@@ -369,23 +296,23 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("caractéristiques"))
     def features(self, obj):
-        features = (obj.payload or {}).get("features")
+        features = AlertPayload.of(obj).features
         if not features:
             return "—"
         return format_html_join(", ", "{}&nbsp;=&nbsp;{}", sorted(features.items()))
 
     @admin.display(description=_("issue"))
     def outcome(self, obj):
-        outcome = (obj.payload or {}).get("outcome")
+        outcome = AlertPayload.of(obj).outcome
         return dict(Outcome.choices).get(outcome, outcome) if outcome else "—"
 
     @admin.display(description=_("résolue par"))
     def resolved_by(self, obj):
-        return (obj.payload or {}).get("resolved_by") or "—"
+        return AlertPayload.of(obj).resolved_by or "—"
 
     @admin.display(description=_("note"))
     def resolution_note(self, obj):
-        return (obj.payload or {}).get("resolution_note") or "—"
+        return AlertPayload.of(obj).resolution_note or "—"
 
     @admin.display(description=_("contenu (JSON)"))
     def payload_json(self, obj):
@@ -403,18 +330,14 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Résoudre les alertes sélectionnées…"), permissions=["resolve"])
     def resolve(self, request, queryset):
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if selected and request.POST.get("select_across") not in ("1", "True", "on"):
-            # The ids the analyst chose, whatever the list's filters say now: an
-            # alert resolved meanwhile must be reported, not silently dropped.
-            queryset = self.get_queryset(request).filter(pk__in=selected)
-        alerts = list(queryset.select_related("user").order_by("-created_at")[: RESOLVE_MAX + 1])
-        if len(alerts) > RESOLVE_MAX:
-            self.message_user(
-                request,
-                gettext("Trop d'alertes sélectionnées (%(max)s au plus) : affinez les filtres.") % {"max": RESOLVE_MAX},
-                messages.ERROR,
-            )
+        alerts = RESOLVE_ACTION.selection(
+            self,
+            request,
+            queryset.select_related("user"),
+            ticked_from=self.get_queryset(request).select_related("user"),
+            order_by=("-created_at",),
+        )
+        if not alerts:
             return None
         for alert in alerts:
             if alert.resolved:
@@ -430,26 +353,28 @@ class AIAlertAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        if "apply" in request.POST:
-            form = ResolveForm(request.POST, outcomes=outcomes)
-            if form.is_valid():
-                self._resolve_all(request, open_alerts, form.cleaned_data)
-                return None
-        else:
-            form = ResolveForm(outcomes=outcomes)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Résoudre des alertes"),
-            "subtitle": None,
-            "opts": self.opts,
-            "alerts": open_alerts,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": "resolve",
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/alerts/aialert/resolve_confirmation.html", context)
+        return RESOLVE_ACTION.confirm(
+            self,
+            request,
+            open_alerts,
+            cells=lambda alert: [
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:alerts_aialert_change", args=[alert.pk]),
+                    date_format(timezone.localtime(alert.created_at), "SHORT_DATETIME_FORMAT"),
+                ),
+                alert.get_alert_type_display(),
+                alert.user.display_name if alert.user else "—",
+            ],
+            apply=lambda rows, data: self._resolve_all(request, rows, data),
+            title=gettext("Résoudre des alertes"),
+            intro=ngettext(
+                "Vous allez résoudre %(count)d alerte :", "Vous allez résoudre %(count)d alertes :", len(open_alerts)
+            )
+            % {"count": len(open_alerts)},
+            submit=gettext("Résoudre"),
+            form_kwargs={"outcomes": outcomes},
+        )
 
     def _resolve_all(self, request, alerts, data) -> None:
         done = 0

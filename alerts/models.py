@@ -12,6 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alerts import payloads
 from sunusav.db import DbNow, GenRandomUUID, NumericField
 from sunusav.models import Member
 
@@ -60,13 +61,13 @@ class AIAlert(models.Model):
                 name="ai_alerts_one_open_offer",
             ),
             models.UniqueConstraint(
-                KeyTextTransform("payment_id", "payload"),
+                KeyTextTransform(payloads.PAYMENT_ID, "payload"),
                 condition=models.Q(alert_type="fraud_suspect"),
                 name="ai_alerts_one_fraud_per_payment",
             ),
             models.UniqueConstraint(
-                KeyTextTransform("tontine_id", "payload"),
-                KeyTextTransform("round", "payload"),
+                KeyTextTransform(payloads.TONTINE_ID, "payload"),
+                KeyTextTransform(payloads.ROUND, "payload"),
                 condition=models.Q(alert_type="liquidity_short"),
                 name="ai_alerts_one_liquidity_per_round",
             ),

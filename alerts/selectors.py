@@ -1,6 +1,9 @@
 """Reads of alerts and metrics."""
 
-from alerts.models import AIAlert
+from django.db.models import Count
+from prometheus_client.core import GaugeMetricFamily
+
+from alerts.models import AIAlert, AlertType, Notification
 
 
 def open_alert_for(*, member_id, alert_type: str) -> AIAlert | None:
@@ -20,3 +23,16 @@ def alerts_list(*, member_id=None, resolved: bool | None = None, alert_type: str
     if alert_type:
         qs = qs.filter(alert_type=alert_type)
     return qs
+
+
+def state_metric_families():
+    """Yield the alerts' figures for a Prometheus scrape: the outbox backlog and open alerts by type."""
+    backlog = GaugeMetricFamily("sunusav_outbox_pending", "Notifications waiting in the outbox.")
+    backlog.add_metric([], Notification.objects.filter(status=Notification.Status.PENDING).count())
+    yield backlog
+
+    open_alerts = GaugeMetricFamily("sunusav_alerts_open", "Unresolved alerts, by type.", labels=["alert_type"])
+    counts = dict(AIAlert.objects.filter(resolved=False).values_list("alert_type").annotate(n=Count("id")).order_by())
+    for alert_type in AlertType.values:
+        open_alerts.add_metric([alert_type], counts.get(alert_type, 0))
+    yield open_alerts

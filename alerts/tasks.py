@@ -1,15 +1,13 @@
 """django-q2 jobs of the alerts app (thin: ids in, one service call)."""
 
-from alerts.services import notifications_deliver_due
+from alerts.services import notifications_deliver_due, retention_purge
 
 
-def deliver_notifications(limit: int = 500) -> dict[str, int]:
+def notifications_deliver(limit: int = 500) -> dict[str, int]:
     """Send the outbox's due notifications."""
     return notifications_deliver_due(limit=limit)
 
 
-def purge_expired() -> dict[str, int]:
-    """Apply the retention periods."""
-    from alerts.services import retention_purge
-
+def ai_data_purge() -> dict[str, int]:
+    """Apply the retention periods of ai_metrics, resolved alerts and sent notifications."""
     return retention_purge()

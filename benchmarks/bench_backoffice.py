@@ -212,7 +212,7 @@ def _populate_orm(sizes: dict[str, int]) -> bool:
 def _analyst():
     from django.contrib.auth.models import Group, User
 
-    from sunusav.analyst import ANALYST_GROUP
+    from sunusav.audit_trail import ANALYST_GROUP
 
     user, _ = User.objects.get_or_create(username="bench-analyst", defaults={"is_staff": True})
     user.groups.add(Group.objects.get(name=ANALYST_GROUP))
@@ -289,7 +289,7 @@ def run() -> list[Figure]:
     from django.test.utils import override_settings
     from django.urls import reverse
 
-    from sunusav.backoffice.selectors import dashboard_cache_clear
+    from backoffice.selectors import dashboard_cache_clear
 
     name = str(connection.settings_dict.get("NAME") or "")
     if "bench" not in name:

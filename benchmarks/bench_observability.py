@@ -73,7 +73,7 @@ def _multiprocess_figure() -> Figure:
 
 def run() -> list[Figure]:
     from fraud.detectors import CheckResult
-    from sunusav import metrics, timings
+    from sunusav import prometheus, timings
     from sunusav.logs import JsonFormatter, Redact, new_request_id, request_id_var, valid_request_id
 
     result = CheckResult(
@@ -81,8 +81,8 @@ def run() -> list[Figure]:
     )
 
     def metrics_per_request():
-        metrics.observe_request("fraud:check", "POST", 200, 0.0007)
-        metrics.count_fraud_decisions([result])
+        prometheus.observe_request("fraud:check", "POST", 200, 0.0007)
+        prometheus.count_fraud_decisions([result])
 
     def request_id_and_marks():
         rid = valid_request_id("5f0c3a9e-req-0001") or new_request_id()

@@ -1,6 +1,7 @@
 """Credit API: one small view per operation (X-Internal-Token required by the DRF defaults)."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,10 +13,13 @@ from credit.serializers import (
     CreditFeaturesInputSerializer,
     CreditHealthOutputSerializer,
     CreditPredictionOutputSerializer,
+    CycleCompletedInputSerializer,
+    CycleCompletedOutputSerializer,
     MemberScoreOutputSerializer,
 )
 from sunusav.api.parsers import NumbersNamingJSONParser
 from sunusav.api.schema import ERRORS, READ_ERRORS
+from sunusav.models import Tontine
 
 
 def _output(user_id: str, prediction) -> dict:
@@ -74,3 +78,17 @@ class CreditMemberScoreApi(APIView):
         if score is None:
             raise NotFound("Unknown member.")
         return Response(MemberScoreOutputSerializer(score).data)
+
+
+class CycleCompletedApi(APIView):
+    """POST /api/events/cycle-completed: enqueue a credit check for every member of the tontine."""
+
+    @extend_schema(request=CycleCompletedInputSerializer, responses={202: CycleCompletedOutputSerializer, **ERRORS})
+    def post(self, request):
+        serializer = CycleCompletedInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tontine = Tontine.objects.filter(pk=serializer.validated_data["tontine_id"]).first()
+        if tontine is None:
+            raise serializers.ValidationError({"tontine_id": ["Unknown tontine."]})
+        enqueued = services.tontine_members_rescore(tontine=tontine)
+        return Response({"tontine_id": str(tontine.pk), "enqueued": enqueued}, status=status.HTTP_202_ACCEPTED)

@@ -37,13 +37,15 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from alerts import payloads
 from alerts.models import AIAlert, AIMetric, AlertType
 from alerts.services import alert_create, metric_record
+from credit.services import credit_checks_enqueue
 from sunusav.logs import current_request_id
 from sunusav.models import Endorsement, Loan
 
 RING_MIN_SIZE = 3
-RING_KIND = "endorsement_ring"
+RING_KIND = payloads.RING_KIND
 PROPAGATE_KEY = "endorsement_default"
 PROPAGATE_LOOKBACK_DAYS = 7
 
@@ -68,8 +70,6 @@ def endorsement_defaults_propagate(*, now: datetime | None = None, lookback_days
     Each defaulted loan is handled once (an `endorsement_default` metric row
     with its `loan_id`); the checks are enqueued once this transaction commits.
     """
-    from credit.tasks import enqueue_batch_credit_check
-
     now = now or timezone.now()
     recent = list(
         Loan.objects.filter(status=Loan.Status.DEFAULTED)
@@ -90,7 +90,7 @@ def endorsement_defaults_propagate(*, now: datetime | None = None, lookback_days
     with transaction.atomic():
         neighbours = endorsement_neighbours(m for _, m in todo)
         if neighbours:
-            enqueue_batch_credit_check(sorted(neighbours, key=str))
+            credit_checks_enqueue(member_ids=sorted(neighbours, key=str))
         for loan_id, member_id in todo:
             metric_record(
                 member_id=member_id,
@@ -195,23 +195,18 @@ def ring_alert(ring: list[uuid.UUID]) -> tuple[AIAlert, bool]:
     with transaction.atomic():
         _ring_lock(key)
         existing = AIAlert.objects.filter(
-            alert_type=AlertType.FRAUD_SUSPECT, payload__kind=RING_KIND, payload__ring_key=key
+            alert_type=AlertType.FRAUD_SUSPECT,
+            **{f"payload__{payloads.KIND}": RING_KIND, f"payload__{payloads.RING_KEY}": key},
         ).first()
         if existing is not None:
             return existing, False
-        ids = {str(m) for m in ring}
         inside = Endorsement.objects.filter(endorser_id__in=ring, endorsee_id__in=ring).count()
-        payload = {
-            "kind": RING_KIND,
-            "ring_key": key,
-            "member_ids": sorted(ids),
-            "size": len(ids),
-            "endorsements_inside": inside,
-            "density": round(inside / (len(ids) * (len(ids) - 1)), 4),
-            "reason_fr": "Cercle de membres qui ne sont recommandés que les uns par les autres.",
-            "reason_en": "Ring of members endorsed only by each other.",
-            "request_id": current_request_id(),
-        }
+        payload = payloads.endorsement_ring(
+            ring_key=key,
+            member_ids=sorted({str(m) for m in ring}),
+            endorsements_inside=inside,
+            request_id=current_request_id(),
+        )
         return alert_create(alert_type=AlertType.FRAUD_SUSPECT, payload=payload), True
 
 

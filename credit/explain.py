@@ -40,10 +40,11 @@ import numpy as np
 from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
+from credit import selectors
 from credit.features import FEATURES, GRACE_DAYS, WINDOW_DAYS, features_for_members
-from credit.scoring import score_matrix
+from credit.scoring import BANDS_BEST_FIRST, score_matrix
+from sunusav.models import Contribution, Membership, Tontine
 
-BANDS_BEST_FIRST = ("A", "B", "C", "D", "E")
 ON_TIME_STEPS = tuple(range(0, 13))
 ENDORSEMENT_STEPS = tuple(range(0, 6))
 MOBILE_STEPS_XOF = (0, 10_000, 25_000, 50_000, 100_000, 200_000, 500_000)
@@ -237,8 +238,6 @@ def messages(result: dict) -> dict[str, str]:
 
 def member_context(member_id: uuid.UUID, *, as_of: datetime | None = None) -> MemberContext:
     """Return a member's features and contribution facts as of `as_of` (now): four aggregate queries."""
-    from sunusav.models import Contribution, Membership, Tontine
-
     as_of = as_of or timezone.now()
     features = features_for_members([member_id], as_of=as_of)[0]
     window = Contribution.objects.filter(
@@ -267,8 +266,6 @@ def member_context(member_id: uuid.UUID, *, as_of: datetime | None = None) -> Me
 
 def member_explanation(*, member_id: uuid.UUID) -> dict | None:
     """Return the explanation of a member (None: unknown member)."""
-    from credit import selectors
-
     stored = selectors.member_score(member_id=member_id)
     if stored is None:
         return None

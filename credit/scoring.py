@@ -8,7 +8,7 @@ When no model is active, or loading or predicting fails, `RULES` answers:
 a short, monotone scorecard (see `rules_score`) with `fallback: true`.
 
 Decisions go through `serve_matrix`: with a challenger set it scores the same
-rows in shadow (or serves its A/B share of members), see `sunusav.shadow`.
+rows in shadow (or serves its A/B share of members), see `backoffice.shadow`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from credit.features import FEATURES
+from sunusav import timings
+from sunusav.ml.ab import CHALLENGER, CHAMPION, challenger_arms
+from sunusav.ml.registry import registry
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,18 @@ RULES_VERSION = "rules-v1"
 
 # Lower bounds of P(repay) for bands A (best) .. D; below D's bound is E.
 BAND_CUTOFFS: tuple[tuple[str, float], ...] = (("A", 0.90), ("B", 0.80), ("C", 0.65), ("D", 0.50))
+LOWEST_BAND = "E"
+BANDS_BEST_FIRST: tuple[str, ...] = (*(band for band, _ in BAND_CUTOFFS), LOWEST_BAND)
+# (band, lower bound or None, upper bound or None): the same cut-offs as score ranges, for queries.
+BAND_RANGES: tuple[tuple[str, float | None, float | None], ...] = tuple(
+    (band, low, high)
+    for band, low, high in zip(
+        BANDS_BEST_FIRST,
+        (*(c for _, c in BAND_CUTOFFS), None),
+        (None, *(c for _, c in BAND_CUTOFFS)),
+        strict=True,
+    )
+)
 # A score at or above this is an offer; below it a decline (accuracy is measured here).
 DECISION_THRESHOLD = 0.65
 # History (paid contributions) at which the evidence half of the confidence is full.
@@ -127,7 +142,7 @@ def _band(score: float) -> str:
     for band, cutoff in BAND_CUTOFFS:
         if score >= cutoff:
             return band
-    return "E"
+    return LOWEST_BAND
 
 
 def bands_of(scores: np.ndarray) -> list[str]:
@@ -135,7 +150,7 @@ def bands_of(scores: np.ndarray) -> list[str]:
     if len(scores) <= 4:  # numpy's per-call overhead dominates for a few rows (single predicts)
         return [_band(v) for v in scores.tolist()]
     cutoffs = np.array([c for _, c in BAND_CUTOFFS])
-    letters = np.array([b for b, _ in BAND_CUTOFFS] + ["E"])
+    letters = np.array(BANDS_BEST_FIRST)
     # Number of cutoffs a score falls below = index of its band.
     return letters[(scores[:, None] < cutoffs[None, :]).sum(axis=1)].tolist()
 
@@ -321,15 +336,11 @@ def score_matrix(
     `reasons` is true, and, when `reasons_below` is given, only for rows whose
     score is below it (declines). The champion alone: decisions use `serve_matrix`.
     """
-    from sunusav.ml.registry import registry
-
     X = np.ascontiguousarray(X, dtype=np.float64)
     return _score_champion(X, registry.get_active(MODEL_NAME), reasons, reasons_below)
 
 
 def _score_champion(X: np.ndarray, loaded, reasons, reasons_below) -> ScoredBatch:
-    from sunusav.ml.registry import registry
-
     model = loaded.model if loaded is not None else None
     if model is not None:
         try:
@@ -353,17 +364,13 @@ def serve_matrix(
     """Score rows for decisions: `score_matrix`, plus the challenger when one is set.
 
     `members` (one reference per row: member id or API `user_id`) places each
-    row in the challenger's A/B share (`sunusav.shadow.challenger_arms`). The
+    row in the challenger's A/B share (`backoffice.shadow.challenger_arms`). The
     champion serves the other rows, and each row's audit keeps the model that
     did not serve it in `shadow` (score, band, version). The challenger's
     answer is never served outside its share, and any exception it raises is
     logged, drops it until the registry's next refresh, and changes nothing in
     what is served. Without a challenger this is `score_matrix` exactly.
     """
-    from sunusav import timings
-    from sunusav.ml.registry import registry
-    from sunusav.shadow import CHALLENGER, CHAMPION, challenger_arms
-
     X = np.ascontiguousarray(X, dtype=np.float64)
     loaded, challenger = registry.get_serving(MODEL_NAME)
     if challenger is None:
@@ -406,8 +413,6 @@ def _stage(fallback: bool) -> str:
 
 
 def _shadow_answers(scores: np.ndarray, version: str) -> list[dict]:
-    from sunusav.shadow import CHALLENGER
-
     values = scores.tolist()
     bands = bands_of(scores)
     return [
@@ -425,8 +430,6 @@ def _answers(batch: ScoredBatch, role: str, rows) -> list[dict]:
 
 def _merged(champion: ScoredBatch, challenger: ScoredBatch, on: np.ndarray) -> ScoredBatch:
     """Serve the challenger's rows where `on`, the champion's elsewhere; the other answer of each row is its shadow."""
-    from sunusav.shadow import CHALLENGER, CHAMPION
-
     n = len(on)
     flags = on.tolist()
     champion_answers = _answers(champion, CHAMPION, range(n))

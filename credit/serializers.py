@@ -129,3 +129,18 @@ class MemberScoreOutputSerializer(serializers.Serializer):
     confidence = serializers.FloatField(allow_null=True)
     model_version = serializers.CharField(allow_null=True)
     fallback = serializers.BooleanField(allow_null=True)
+
+
+# --- Cycle-completed events from the main backend -------------------------------------------
+
+
+class CycleCompletedInputSerializer(StrictSerializer):
+    """A tontine round has paid out: rescore its members."""
+
+    tontine_id = serializers.UUIDField()
+    round_number = StrictIntegerField(min_value=1, required=False)
+
+
+class CycleCompletedOutputSerializer(serializers.Serializer):
+    tontine_id = serializers.UUIDField()
+    enqueued = serializers.IntegerField(help_text="Credit checks enqueued, one per member.")

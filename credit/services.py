@@ -12,17 +12,21 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from alerts import payloads
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
-from alerts.services import alert_create, metric_record, notification_enqueue
-from alerts.writes import metrics_insert
+from alerts.payloads import AlertPayload
+from alerts.services import alert_create, metric_record, metrics_insert, notification_enqueue
 from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, serve_matrix
-from sunusav import metrics, timings
-from sunusav.audit import input_hash
+from sunusav import prometheus, timings
+from sunusav.audit_trail import action_record
+from sunusav.db import audit_commit_async
+from sunusav.hashing import input_hash
 from sunusav.logs import current_request_id
 from sunusav.ml.registry import registry
 from sunusav.models import AnalystAction, Loan, Member
+from sunusav.queues import HIGH, NORMAL, enqueue
 
 PREDICTION_KEY = "credit_prediction"
 SCORE_KEY = "credit_score"
@@ -30,14 +34,6 @@ SCORE_KEY = "credit_score"
 
 def _matrix(rows: list[dict]) -> np.ndarray:
     return np.array([[row[name] for name in FEATURES] for row in rows], dtype=np.float64)
-
-
-def _async_commit_for_audit() -> None:
-    # An audit metric may be lost in a PostgreSQL crash's last few hundred ms
-    # (no data corruption): the answer does not wait for the WAL flush.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _member_ids_known(user_ids: list[str]) -> dict[str, uuid.UUID]:
@@ -86,10 +82,10 @@ def prediction_audited(*, user_id: str, features: dict[str, float], token: str) 
     prediction = predict(features=features, member=user_id)
     member_id = _member_ids_known([user_id]).get(user_id)
     timings.mark("features")
-    _async_commit_for_audit()
+    audit_commit_async()
     metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
     timings.mark("writes")
-    metrics.count_credit_predictions([prediction.band], prediction.fallback)
+    prometheus.count_credit_predictions([prediction.band], prediction.fallback)
     return prediction
 
 
@@ -101,7 +97,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     predictions = predict_many(rows=rows, members=[item["user_id"] for item in items])
     known = _member_ids_known([item["user_id"] for item in items])
     timings.mark("features")
-    _async_commit_for_audit()
+    audit_commit_async()
     metrics_insert(
         [
             (known.get(item["user_id"]), PREDICTION_KEY, p.score, _audit_meta(item["user_id"], row, p, token, True))
@@ -110,7 +106,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     )
     timings.mark("writes")
     if predictions:
-        metrics.count_credit_predictions([p.band for p in predictions], predictions[0].fallback)
+        prometheus.count_credit_predictions([p.band for p in predictions], predictions[0].fallback)
     return predictions
 
 
@@ -205,16 +201,15 @@ def create_credit_alert(
     if model_version is None:
         loaded = registry.get_active(MODEL_NAME)
         model_version = loaded.version if loaded is not None else RULES_VERSION
-    payload = {
-        "score": score,
-        "band": band,
-        "offered_amount_xof": offered,
-        "requested_amount_xof": loan_amount,
-        "limit_xof": limit,
-        "currency": "XOF",
-        "model_version": model_version,
-        "request_id": current_request_id(),
-    }
+    payload = payloads.credit_offer(
+        score=score,
+        band=band,
+        offered_amount_xof=offered,
+        requested_amount_xof=loan_amount,
+        limit_xof=limit,
+        model_version=model_version,
+        request_id=current_request_id(),
+    )
     try:
         with transaction.atomic():
             alert = alert_create(member=member, alert_type=AlertType.CREDIT_OFFER, payload=payload)
@@ -340,8 +335,6 @@ def _score_metrics_write(ids: list[uuid.UUID], batch, now: datetime, run_id: str
 
 def score_run_enqueue(*, run: ScoreRun, ids: list[uuid.UUID] | None = None, chunk: int) -> int:
     """Split a run into credit-queue jobs of `chunk` members (pushed once this commits); return how many members."""
-    from sunusav.queues import enqueue
-
     count, after = 0, None
     with transaction.atomic():
         while rows := selectors.members_to_score(cutoff=run.cutoff, ids=ids, after=after, limit=chunk):
@@ -363,6 +356,32 @@ def stale_members_enqueue(*, stale_days: int, chunk: int) -> int:
     # A new run each night: resuming last night's would keep its older cutoff.
     run = score_run_start(selection=selection_key(stale_days=stale_days), cutoff=cutoff, restart=True)
     return score_run_enqueue(run=run, chunk=chunk)
+
+
+# --- Credit checks on the queue (the seed's enqueue functions in credit.tasks call these) --------
+
+BATCH_CHUNK = 25
+
+
+def credit_check_enqueue(*, member_id, priority: str = NORMAL, run_id: str | None = None) -> str:
+    """Enqueue a credit check of one member once this transaction commits; return its run id."""
+    run_id = run_id or uuid.uuid4().hex
+    enqueue("credit.tasks.credit_check", str(member_id), run_id, queue="credit", priority=priority)
+    return run_id
+
+
+def credit_checks_enqueue(*, member_ids, priority: str = NORMAL, chunk: int = BATCH_CHUNK) -> str:
+    """Enqueue credit checks of many members under one run id, in jobs of `chunk`; return the run id.
+
+    A job per member would spend more time in the queue's bookkeeping than in scoring.
+    """
+    run_id = uuid.uuid4().hex
+    ids = [str(m) for m in member_ids]
+    for start in range(0, len(ids), chunk):
+        enqueue(
+            "credit.tasks.credit_check_batch", ids[start : start + chunk], run_id, queue="credit", priority=priority
+        )
+    return run_id
 
 
 # --- Worker jobs ---------------------------------------------------------------------------
@@ -451,13 +470,15 @@ def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id:
 def loan_preapprove(*, alert: AIAlert) -> Loan:
     """Create the pre-approved microloan an offer alert proposes, once per alert."""
     alert = AIAlert.objects.select_for_update().get(pk=alert.pk)
-    loan_id = (alert.payload or {}).get("loan_id")
+    loan_id = AlertPayload.of(alert).loan_id
     if loan_id:
         return Loan.objects.get(pk=loan_id)
     loan = Loan.objects.create(
-        member_id=alert.user_id, offered_amount_xof=alert.payload["offered_amount_xof"], status=Loan.Status.OFFERED
+        member_id=alert.user_id,
+        offered_amount_xof=AlertPayload.of(alert).offered_amount_xof,
+        status=Loan.Status.OFFERED,
     )
-    alert.payload = {**alert.payload, "loan_id": str(loan.pk)}
+    alert.payload = payloads.with_loan(alert.payload, loan_id=loan.pk)
     alert.save(update_fields=["payload"])
     return loan
 
@@ -471,11 +492,7 @@ def member_rescore(*, member: Member, actor) -> str:
 
     The job leaves once this transaction commits (`sunusav.queues.enqueue`).
     """
-    from credit.tasks import enqueue_credit_check
-    from sunusav.analyst import action_record
-    from sunusav.queues import HIGH
-
-    run_id = enqueue_credit_check(member.pk, HIGH)
+    run_id = credit_check_enqueue(member_id=member.pk, priority=HIGH)
     action_record(
         actor=actor,
         action=AnalystAction.Action.RESCORE,
@@ -489,3 +506,12 @@ def member_rescore(*, member: Member, actor) -> str:
         after={"queued": True, "queue": "credit", "priority": HIGH, "run_id": run_id},
     )
     return run_id
+
+
+def tontine_members_rescore(*, tontine) -> int:
+    """Enqueue one normal-priority credit check per member of a tontine; return how many."""
+    member_ids = list(tontine.memberships.values_list("member_id", flat=True))
+    run_id = uuid.uuid4().hex
+    for member_id in member_ids:
+        credit_check_enqueue(member_id=member_id, priority=NORMAL, run_id=run_id)
+    return len(member_ids)

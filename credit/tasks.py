@@ -10,10 +10,9 @@ from datetime import datetime
 
 from django.conf import settings
 
-from credit import services
-from sunusav.queues import NORMAL, enqueue
-
-BATCH_CHUNK = 25
+from credit import endorsements, liquidity, services
+from credit.services import BATCH_CHUNK
+from sunusav.queues import NORMAL
 
 
 def credit_score_members(member_ids: list[str], cutoff: str, run_id: str = "") -> int:
@@ -23,7 +22,7 @@ def credit_score_members(member_ids: list[str], cutoff: str, run_id: str = "") -
     )
 
 
-def score_stale_members() -> int:
+def stale_members_score() -> int:
     """Enqueue the nightly scoring of members whose score is older than CREDIT_STALE_DAYS."""
     return services.stale_members_enqueue(stale_days=settings.CREDIT_STALE_DAYS, chunk=settings.CREDIT_SCORE_CHUNK)
 
@@ -44,45 +43,24 @@ def credit_check_batch(member_ids: list[str], run_id: str) -> dict[str, int]:
 
 def enqueue_credit_check(member_id, priority: str = NORMAL, *, run_id: str | None = None) -> str:
     """Enqueue a credit check of one member (the seed's `enqueueCreditCheck`); return its run id."""
-    run_id = run_id or uuid.uuid4().hex
-    enqueue("credit.tasks.credit_check", str(member_id), run_id, queue="credit", priority=priority)
-    return run_id
+    return services.credit_check_enqueue(member_id=member_id, priority=priority, run_id=run_id)
 
 
 def enqueue_batch_credit_check(member_ids: Iterable, priority: str = NORMAL, *, chunk: int = BATCH_CHUNK) -> str:
-    """Enqueue credit checks of many members under one run id (the seed's `enqueueBatchCreditCheck`).
-
-    Members go in jobs of `chunk`: a job per member would spend more time in
-    the queue's bookkeeping than in scoring. Returns the run id.
-    """
-    run_id = uuid.uuid4().hex
-    ids = [str(m) for m in member_ids]
-    for start in range(0, len(ids), chunk):
-        enqueue(
-            "credit.tasks.credit_check_batch", ids[start : start + chunk], run_id, queue="credit", priority=priority
-        )
-    return run_id
+    """Enqueue credit checks of many members under one run id (the seed's `enqueueBatchCreditCheck`)."""
+    return services.credit_checks_enqueue(member_ids=member_ids, priority=priority, chunk=chunk)
 
 
-# --- Model governance and the endorsement graph (issue 9) ---------------------------------------
+def liquidity_check() -> int:
+    """Raise liquidity alerts for payouts coming up short; return how many (hourly)."""
+    return len(liquidity.liquidity_check())
 
 
-def compute_drift() -> dict[str, str]:
-    """Store today's PSI of every served model's features and score (once per model version and day)."""
-    from sunusav.drift import drift_compute
-
-    return drift_compute()
+def endorsement_rings_flag() -> int:
+    """Open a review alert for each endorsement ring not flagged before; return how many (daily)."""
+    return endorsements.endorsement_rings_flag()
 
 
-def flag_endorsement_rings() -> int:
-    """Open a review alert for each endorsement ring not flagged before; return how many."""
-    from credit.endorsements import endorsement_rings_flag
-
-    return endorsement_rings_flag()
-
-
-def propagate_endorsement_defaults() -> int:
-    """Enqueue credit checks of recent defaulters' endorsers and endorsees; return how many members."""
-    from credit.endorsements import endorsement_defaults_propagate
-
-    return endorsement_defaults_propagate()
+def endorsement_defaults_propagate() -> int:
+    """Enqueue credit checks of recent defaulters' endorsers and endorsees; return how many members (daily)."""
+    return endorsements.endorsement_defaults_propagate()

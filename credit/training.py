@@ -24,8 +24,11 @@ from django.utils import timezone
 
 from credit import scoring
 from credit.features import FEATURE_DEFINITIONS, FEATURES, GRACE_DAYS, WINDOW_DAYS, Target, features_for_targets
-from sunusav.drift import reference_distribution
+from sunusav.ml import lifecycle
 from sunusav.ml import registry as reg
+from sunusav.ml.drift import reference_distribution
+from sunusav.ml.training import TrainResult, promotion_decide
+from sunusav.models import Loan
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +49,11 @@ class Dataset:
     source: str
 
 
-@dataclass
-class TrainResult:
-    manifest: dict
-    model_version: object
-    activated: bool
-    reason: str
-
-
 # --- Data --------------------------------------------------------------------------------
 
 
 def dataset_from_db() -> Dataset:
     """Return closed loans (repaid or defaulted) with features as of each offer."""
-    from sunusav.models import Loan
-
     loans = list(
         Loan.objects.filter(status__in=[Loan.Status.REPAID, Loan.Status.DEFAULTED])
         .order_by("offered_at", "id")
@@ -279,13 +272,29 @@ def credit_model_train(
         },
         manifest=manifest,
     )
-    if activate:
-        reason = "activated on request (--activate)"
-    elif active_version is None or active_auc is None:
-        activate, reason = True, "no usable active model"
-    elif held_out["model"]["auc"] > active_auc:
-        activate, reason = True, f"held-out AUC {held_out['model']['auc']} beats active {active_version} ({active_auc})"
-    else:
-        reason = f"kept {active_version}: its held-out AUC {active_auc} >= {held_out['model']['auc']}"
-    model_version = reg.model_version_register(manifest=manifest, activate=activate, activated_by=activated_by)
-    return TrainResult(manifest=manifest, model_version=model_version, activated=activate, reason=reason)
+    activate, reason = promotion_decide(
+        metric="auc",
+        score=held_out["model"]["auc"],
+        active_version=active_version,
+        active_score=active_auc,
+        forced=activate,
+    )
+    model_version = lifecycle.model_version_register(manifest=manifest, activate=activate, activated_by=activated_by)
+    return TrainResult(
+        name=scoring.MODEL_NAME,
+        manifest=manifest,
+        model_version=model_version,
+        activated=activate,
+        reason=reason,
+        metric="auc",
+        score=held_out["model"]["auc"],
+        active_version=active_version,
+        active_score=active_auc,
+        rows=len(y),
+        metrics=metrics,
+    )
+
+
+def credit_model_trainer(*, activated_by: str = "") -> TrainResult:
+    """Train from the database's loan outcomes (the registry's trainer for `credit`)."""
+    return credit_model_train(data=dataset_from_db(), activated_by=activated_by)

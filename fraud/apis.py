@@ -13,11 +13,20 @@ from fraud.serializers import (
     FraudCheckInputSerializer,
     FraudCheckOutputSerializer,
     FraudHealthOutputSerializer,
+    PaymentEventInputSerializer,
+    PaymentEventOutputSerializer,
 )
-from fraud.services import InvalidCheckInput, PaymentCheckConflict, fraud_checks_run
+from fraud.services import (
+    InvalidCheckInput,
+    PaymentCheckConflict,
+    PaymentConflict,
+    fraud_checks_run,
+    payment_event_process,
+)
 from sunusav.api.parsers import NumbersNamingJSONParser
 from sunusav.api.renderers import OrjsonRenderer
 from sunusav.api.schema import CONFLICT, ERRORS, READ_ERRORS
+from sunusav.models import Member
 
 
 class JSONOnlyNegotiation(BaseContentNegotiation):
@@ -86,3 +95,31 @@ class FraudHealthApi(APIView):
     @extend_schema(responses={200: FraudHealthOutputSerializer, **READ_ERRORS})
     def get(self, request):
         return Response(FraudHealthOutputSerializer(fraud_health()).data)
+
+
+class PaymentEventApi(APIView):
+    """POST /api/events/payment: store a payment, decide on it at once, hold it if suspicious.
+
+    The same `payment_id` with the same body answers the first decision again;
+    with a different body, 409. An invoice may carry its `expires_at`: a hold
+    still unreviewed then takes HOLD_EXPIRY_DEFAULT (fraud.holds).
+    """
+
+    @extend_schema(
+        request=PaymentEventInputSerializer, responses={200: PaymentEventOutputSerializer, **ERRORS, **CONFLICT}
+    )
+    def post(self, request):
+        serializer = PaymentEventInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = Member.objects.filter(pk=data["user_id"]).first()
+        if member is None:
+            raise serializers.ValidationError({"user_id": ["Unknown member."]})
+        try:
+            checked = payment_event_process(data=data, member=member, token=request.auth)
+        except PaymentConflict:
+            return Response(
+                {"payment_id": ["This payment id was already reported with a different body."]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(PaymentEventOutputSerializer(checked).data)

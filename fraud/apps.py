@@ -2,18 +2,15 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def _load_fraud_model(path, manifest):
-    # Imported here so onnxruntime and numpy load with the first model, not with Django.
-    from fraud.detectors import load_fraud_model
-
-    return load_fraud_model(path, manifest)
-
-
 class FraudConfig(AppConfig):
     name = "fraud"
     verbose_name = _("Fraude")
 
     def ready(self):
+        # Django's rule: modules that touch models are imported once the app registry is ready.
+        from fraud.detectors import MODEL_NAME, load_fraud_model
+        from fraud.training import fraud_model_trainer
         from sunusav.ml.registry import registry
 
-        registry.register_loader("fraud", _load_fraud_model)
+        registry.register_loader(MODEL_NAME, load_fraud_model)
+        registry.register_trainer(MODEL_NAME, fraud_model_trainer)

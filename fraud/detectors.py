@@ -35,7 +35,11 @@ import numpy as np
 from django.conf import settings
 
 from fraud.features import FEATURES
+from fraud.forest import NumpyForest, OnnxForest, arrays_from_bytes
 from fraud.rules import DEFAULT_PARAMS, RULES, rules_fire
+from sunusav import timings
+from sunusav.ml.ab import CHALLENGER, CHAMPION, challenger_arms
+from sunusav.ml.registry import registry
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +83,6 @@ class FraudModel:
 
 def load_fraud_model(path: Path, manifest: dict) -> FraudModel:
     """Load an artifact folder (the registry's loader for `fraud`)."""
-    from fraud.forest import NumpyForest, OnnxForest, arrays_from_bytes
-
     if manifest.get("features") != FEATURES:
         raise ValueError(f"artifact features {manifest.get('features')} differ from {FEATURES}")
     arrays = arrays_from_bytes((path / ARRAYS_FILE).read_bytes())
@@ -281,8 +283,6 @@ def score_rows(rows: list[dict], *, members: list | None = None) -> list[CheckRe
     raises is logged and dropped until the next refresh; the served answers
     are then the champion's, unchanged.
     """
-    from sunusav.ml.registry import registry
-
     loaded, challenger = registry.get_serving(MODEL_NAME)
     results, matrix = _score_champion(rows, loaded)
     if challenger is None or matrix is None:
@@ -292,9 +292,6 @@ def score_rows(rows: list[dict], *, members: list | None = None) -> list[CheckRe
 
 def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.ndarray | None]:
     """Return the champion's (or the rules') results and the feature matrix (None if it could not be built)."""
-    from sunusav import timings
-    from sunusav.ml.registry import registry
-
     # The rules answering alone still name what decided (as credit's `rules-v1` does).
     version = loaded.version if loaded else RULES_VERSION
     n = len(rows)
@@ -364,10 +361,6 @@ def _answer(result: CheckResult, role: str) -> dict:
 
 
 def _with_challenger(rows, members, matrix, results: list[CheckResult], challenger) -> list[CheckResult]:
-    from sunusav import timings
-    from sunusav.ml.registry import registry
-    from sunusav.shadow import CHALLENGER, CHAMPION, challenger_arms
-
     n = len(rows)
     try:
         keys = members if members is not None else [row.get("user_id") for row in rows]

@@ -14,7 +14,7 @@ HOLD_EXPIRY_DEFAULT ("reject" or "release") from the system, once:
 - a payment an analyst reviewed a moment earlier is no longer held and is
   skipped: never a second action.
 
-Run every minute by `fraud.tasks.holds_expire_task` (sunusav/schedules.py).
+Run every minute by `fraud.tasks.holds_expire` (sunusav/schedules.py).
 """
 
 from __future__ import annotations

@@ -7,12 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from alerts import payloads
 from alerts.models import AIAlert, AlertType
+from alerts.payloads import AlertPayload
+from fraud.detectors import MODEL_NAME
 from fraud.features import HISTORY_WINDOW, features_from_history, history_from_rows
+from sunusav.ml.registry import registry
 from sunusav.models import Member, Payment
 
 _HISTORY_FIELDS = ("id", "member_id", "created_at", "kind", "device_id", "location", "amount_sats")
@@ -92,9 +97,9 @@ def analyst_verdicts() -> dict[str, bool]:
     verdicts = {}
     alerts = AIAlert.objects.filter(alert_type=AlertType.FRAUD_SUSPECT, resolved=True).values_list("payload", flat=True)
     for payload in alerts.iterator(_CHUNK):
-        payload = payload or {}
-        outcome, payment_id = payload.get("outcome"), payload.get("payment_id")
-        if payload.get("resolved_by") == "":
+        payload = AlertPayload.of(payload)
+        outcome, payment_id = payload.outcome, payload.payment_id
+        if payload.resolved_by_the_system:
             continue
         if payment_id and outcome in {"confirmed_fraud", "false_positive"}:
             verdicts[str(payment_id)] = outcome == "confirmed_fraud"
@@ -106,7 +111,7 @@ def fraud_alert_for_payment(*, payment_id) -> AIAlert | None:
     # Cast: a bare KeyTextTransform compares as JSON on SQLite; on PostgreSQL
     # text::text is a no-op, so the unique index on `payload->>'payment_id'` serves it.
     return (
-        AIAlert.objects.annotate(alert_payment_id=Cast(KeyTextTransform("payment_id", "payload"), TextField()))
+        AIAlert.objects.annotate(alert_payment_id=Cast(KeyTextTransform(payloads.PAYMENT_ID, "payload"), TextField()))
         .filter(alert_type=AlertType.FRAUD_SUSPECT, alert_payment_id=str(payment_id))
         .first()
     )
@@ -132,11 +137,6 @@ def payments_by_id(*, payment_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Payme
 
 def fraud_health() -> dict:
     """Return the fraud model's state, thresholds and default action, for /api/fraud/health."""
-    from django.conf import settings
-
-    from fraud.detectors import MODEL_NAME
-    from sunusav.ml.registry import registry
-
     state = registry.status(MODEL_NAME)
     loaded = registry.get_active(MODEL_NAME)
     return {

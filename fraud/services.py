@@ -22,19 +22,32 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
+from alerts import payloads
 from alerts.models import AIAlert, AIMetric, AlertType
-from alerts.services import alert_create, metric_record
-from alerts.writes import metrics_insert
+from alerts.payloads import AlertPayload
+from alerts.services import (
+    AlertAlreadyResolved,
+    alert_create,
+    alert_resolve,
+    metric_record,
+    metrics_insert,
+    notification_enqueue,
+)
 from fraud.detectors import CheckResult, score_rows
 from fraud.features import FEATURES
-from fraud.selectors import fraud_alert_for_payment, members_by_reference, payments_by_id
-from sunusav import metrics, timings
-from sunusav.audit import check_input_hash
+from fraud.selectors import fraud_alert_for_payment, members_by_reference, payment_features, payments_by_id
+from sunusav import prometheus, timings
+from sunusav.audit_trail import action_record
+from sunusav.db import audit_commit_async
+from sunusav.hashing import check_input_hash
 from sunusav.logs import current_request_id
-from sunusav.models import Member, Payment
+from sunusav.models import AnalystAction, Member, Payment
+from sunusav.queues import HIGH, enqueue
 
 METRIC_KEY = "fraud_check"
 HOLDABLE = {Payment.Status.PENDING, Payment.Status.SETTLED}
@@ -78,7 +91,7 @@ def check_transactions(*, items: list[dict], members: list | None = None) -> lis
     latency_ms = (time.perf_counter_ns() - started) / 1e6
     for result in results:
         result.latency_ms = latency_ms
-    metrics.count_fraud_decisions(results)
+    prometheus.count_fraud_decisions(results)
     return results
 
 
@@ -146,20 +159,20 @@ def _trace_meta() -> dict:
 
 
 def _alert_payload(*, payment: Payment, result: CheckResult, features: dict) -> dict:
-    return {
-        "payment_id": str(payment.pk),
-        "features": {name: features[name] for name in FEATURES},
-        "fraud_score": result.fraud_score,
-        "decision": result.decision,
-        "is_fraud": result.is_fraud,
-        "reasons": result.reasons,
-        "model_version": result.model_version,
-        "fallback": result.fallback,
-        "default_action_applied": result.default_action_applied,
-        "isolation_score": result.isolation_score,
-        "amount_sats": payment.amount_sats,
-        "request_id": current_request_id(),
-    }
+    return payloads.fraud_suspect(
+        payment_id=payment.pk,
+        features={name: features[name] for name in FEATURES},
+        fraud_score=result.fraud_score,
+        decision=result.decision,
+        is_fraud=result.is_fraud,
+        reasons=result.reasons,
+        model_version=result.model_version,
+        fallback=result.fallback,
+        default_action_applied=result.default_action_applied,
+        isolation_score=result.isolation_score,
+        amount_sats=payment.amount_sats,
+        request_id=current_request_id(),
+    )
 
 
 def create_fraud_alert(*, member: Member, payment: Payment, result: CheckResult, features: dict) -> AIAlert:
@@ -179,16 +192,16 @@ def create_fraud_alert(*, member: Member, payment: Payment, result: CheckResult,
 
 
 def _result_from_alert(alert: AIAlert) -> CheckResult:
-    payload = alert.payload or {}
+    payload = AlertPayload.of(alert)
     return CheckResult(
-        fraud_score=payload.get("fraud_score"),
-        is_fraud=bool(payload.get("is_fraud", payload.get("decision") == "hold")),
-        decision=payload.get("decision", "hold"),
-        reasons=payload.get("reasons", []),
-        model_version=payload.get("model_version"),
-        fallback=bool(payload.get("fallback", False)),
-        isolation_score=payload.get("isolation_score"),
-        default_action_applied=bool(payload.get("default_action_applied", False)),
+        fraud_score=payload.fraud_score,
+        is_fraud=payload.is_fraud,
+        decision=payload.decision,
+        reasons=payload.reasons,
+        model_version=payload.model_version,
+        fallback=payload.fallback,
+        isolation_score=payload.isolation_score,
+        default_action_applied=payload.default_action_applied,
     )
 
 
@@ -232,13 +245,6 @@ def payment_check(
         replay=replay,
     )
     return CheckedItem(result=result, payment=locked, replay=replay)
-
-
-def _commit_without_waiting_for_disk() -> None:
-    # Only for transactions holding nothing but audit rows (see module docstring).
-    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]:
@@ -291,7 +297,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
             metrics_insert(rows)  # one statement commits by itself: no BEGIN/COMMIT round (~0.1 ms)
         else:
             with transaction.atomic():
-                _commit_without_waiting_for_disk()
+                audit_commit_async()
                 metrics_insert(rows)
         timings.mark("writes")
     for index, item in enumerate(items):
@@ -315,8 +321,6 @@ def _normalise_ref(reference: str) -> str:
 
 def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
     """Check a stored payment with features derived from its member's history (tasks, commands)."""
-    from fraud.selectors import payment_features
-
     (row,) = payment_features(payments=[payment])
     features = dict(zip(FEATURES, (float(v) for v in row), strict=True))
     return payment_check(payment=payment, features=features, user_ref=str(payment.member_id), token=token)
@@ -358,11 +362,6 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, ex
     audited as action "expire" with the default applied in `after`; the
     alert's resolution note is "expired".
     """
-    from alerts.services import AlertAlreadyResolved, alert_resolve, notification_enqueue
-    from fraud.selectors import fraud_alert_for_payment
-    from sunusav.analyst import action_record
-    from sunusav.models import AnalystAction
-
     if action not in REVIEW_OUTCOMES:
         raise ValueError(f"action must be release or reject, not {action!r}")
     reason = (reason or "").strip()
@@ -430,3 +429,81 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, ex
             context={"amount_sats": locked.amount_sats, "payment_id": str(locked.pk)},
         )
     return locked
+
+
+# --- Payment events from the main backend: store, then screen -------------------------------
+
+
+class PaymentConflict(Exception):
+    """A payment id already stored with a different body."""
+
+
+def payment_record(
+    *,
+    payment_id,
+    member: Member,
+    kind: str,
+    amount_sats: int,
+    device_id: str = "",
+    location: str = "",
+    created_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[Payment, bool]:
+    """Store a payment the main backend reports, once per id; return it and whether it is new.
+
+    The same id with the same body is the same payment (a retry); the same id
+    with another body is a conflict, never a silent overwrite. `expires_at` is
+    the Lightning invoice's expiry (None otherwise): when it passes on a hold
+    nobody reviewed, `fraud.holds.holds_expire` applies HOLD_EXPIRY_DEFAULT.
+    """
+    fields = {
+        "member_id": member.pk,
+        "kind": kind,
+        "amount_sats": amount_sats,
+        "device_id": device_id,
+        "location": location,
+        "expires_at": expires_at,
+    }
+    payment, created = Payment.objects.get_or_create(
+        id=payment_id, defaults={**fields, "created_at": created_at or timezone.now()}
+    )
+    if not created and any(getattr(payment, name) != value for name, value in fields.items()):
+        raise PaymentConflict(str(payment_id))
+    return payment, created
+
+
+@transaction.atomic
+def payment_screen(*, payment: Payment, token: str = ""):
+    """Check a stored payment from its history; if it is held, tell the member.
+
+    The hold, its alert, its audit row and the member's notification commit
+    together. Delivery of the notification can wait: it is enqueued after the
+    commit. Safe to repeat: a second check replays the first decision.
+    """
+    checked = payment_check_stored(payment=payment, token=token)
+    if checked.payment.status == Payment.Status.HELD and not checked.replay:
+        notification_enqueue(
+            member=checked.payment.member,
+            kind="payment_held",
+            dedupe_key=f"payment_held:{payment.pk}",
+            context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
+        )
+        # A nudge: the every-minute schedule delivers the outbox anyway.
+        enqueue("alerts.tasks.notifications_deliver", queue="fraud", priority=HIGH, best_effort=True)
+    return checked
+
+
+@transaction.atomic
+def payment_event_process(*, data: dict, member: Member, token: str = ""):
+    """Store a payment the main backend reports and screen it at once (one transaction)."""
+    payment, _ = payment_record(
+        payment_id=data["payment_id"],
+        member=member,
+        kind=data["kind"],
+        amount_sats=data["amount_sats"],
+        device_id=data.get("device_id", ""),
+        location=data.get("location", ""),
+        created_at=data.get("created_at"),
+        expires_at=data.get("expires_at"),
+    )
+    return payment_screen(payment=payment, token=token)

@@ -31,6 +31,7 @@ the recall, and the recall on that detectable part.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,13 @@ from fraud.features import (
     INVOICE_WINDOW_SEC,
     TIME_SINCE_LAST_CAP_SEC,
 )
-from fraud.rules import DEFAULT_PARAMS, rules_catalogue
+from fraud.forest import arrays_to_bytes, forest_arrays, onnx_bytes
+from fraud.rules import DEFAULT_PARAMS, rules_catalogue, rules_fire
+from fraud.selectors import labeled_payments
+from sunusav.ml import lifecycle
+from sunusav.ml.drift import reference_distribution
+from sunusav.ml.registry import artifact_write, data_hash, library_versions, registry
+from sunusav.ml.training import TrainResult, promotion_decide
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +87,9 @@ class Trained:
     forest_search: list = field(default_factory=list)
     rule_tuning: list = field(default_factory=list)
     reference: dict | None = None  # training bins of features and score (drift monitoring)
+    # The test half (features, labels): the active version is re-scored on it before a promotion.
+    test_features: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
 
 def _member_split(
@@ -133,10 +143,6 @@ def rules_tune(*, fit_normal: np.ndarray, val_features: np.ndarray, val_labels: 
     stricter candidate. Grids are listed strict to loose; amounts are
     percentiles of normal fit amounts, so they follow the traffic's scale.
     """
-    import itertools
-
-    from fraud.rules import rules_fire
-
     amounts = fit_normal[:, 0]
     params = dict(DEFAULT_PARAMS)
     if amounts.size >= 100:
@@ -334,8 +340,6 @@ def _forest_search(
     n_estimators: int,
 ) -> tuple[object, dict, list[dict]]:
     """Fit one forest per grid point on normal fit rows; keep the best validation PR-AUC (anomaly alone)."""
-    import itertools
-
     from sklearn.ensemble import IsolationForest
     from sklearn.metrics import average_precision_score
 
@@ -375,9 +379,6 @@ def fraud_model_fit(
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
-
-    from fraud.forest import forest_arrays
-    from sunusav.ml.registry import data_hash
 
     patterns = np.full(len(labels), "", dtype=object) if patterns is None else patterns
     labeled = ~np.isnan(labels)
@@ -445,8 +446,6 @@ def fraud_model_fit(
         patterns=patterns[in_val],
         detectable=detectable[in_val],
     )
-    from sunusav.drift import reference_distribution
-
     reference = reference_distribution(
         features, FEATURES, _combined_scores(features, probability, isolation, rule_params)
     )
@@ -473,12 +472,12 @@ def fraud_model_fit(
         forest_search=search,
         rule_tuning=rule_tuning,
         reference=reference,
+        test_features=features[in_test],
+        test_labels=labels[in_test],
     )
 
 
 def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
-    from sunusav.ml.registry import library_versions
-
     ranked = sorted((r for r in trained.comparison if r.get("pr_auc") is not None), key=lambda r: -r["pr_auc"])
     best = ranked[0]["detector"] if ranked else None
     return {
@@ -547,9 +546,6 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
 
 def fraud_artifact_write(*, trained: Trained, analyst_labels: int = 0, params: dict | None = None) -> dict:
     """Write a trained model's ONNX file, arrays and model card to `ML_ARTIFACTS_DIR/fraud/<version>/`."""
-    from fraud.forest import arrays_to_bytes, onnx_bytes
-    from sunusav.ml.registry import artifact_write
-
     version = timezone.now().strftime("%Y%m%d-%H%M%S-%f") + f"-{trained.data_sha256[:8]}"
     return artifact_write(
         name=MODEL_NAME,
@@ -559,6 +555,22 @@ def fraud_artifact_write(*, trained: Trained, analyst_labels: int = 0, params: d
     )
 
 
+def _active_pr_auc_on(features: np.ndarray, labels: np.ndarray) -> tuple[str | None, float | None]:
+    """Return the active model's version and PR-AUC on these held-out rows (None if none is usable)."""
+    from sklearn.metrics import average_precision_score
+
+    loaded = registry.get_active(MODEL_NAME)
+    if loaded is None:
+        return None, None
+    try:
+        isolation, probability = loaded.model.anomaly(features)
+        scores = _combined_scores(features, probability, isolation, loaded.model.rule_params)
+        return loaded.version, round(float(average_precision_score(labels, scores)), 4)
+    except Exception:  # an active model that cannot score is beaten by any that can
+        logger.exception("active fraud model failed on the held-out rows")
+        return loaded.version, None
+
+
 def fraud_model_train(
     *,
     activate: bool = False,
@@ -566,14 +578,12 @@ def fraud_model_train(
     n_estimators: int = 100,
     max_samples: int | None = None,
     activated_by: str = "",
-) -> dict:
-    """Train from the database, write the artifact, register it; activate when better or asked.
+) -> TrainResult:
+    """Train from the database, write the artifact, register it; activate when better on the same rows, or asked.
 
-    Returns a summary: version, metrics, whether it was activated and why.
+    The active version is re-scored on this run's test half: both PR-AUCs come
+    from the same payments.
     """
-    from fraud.selectors import labeled_payments
-    from sunusav.ml.registry import active_version_row, model_version_register
-
     data = labeled_payments()
     trained = fraud_model_fit(
         features=data.features,
@@ -585,28 +595,38 @@ def fraud_model_train(
         n_estimators=n_estimators,
         max_samples=max_samples,
     )
+    active_version, active_pr_auc = _active_pr_auc_on(trained.test_features, trained.test_labels)
+    trained.metrics["active_before"] = {"version": active_version, "pr_auc_on_this_test": active_pr_auc}
     manifest = fraud_artifact_write(
         trained=trained,
         analyst_labels=data.analyst_labels,
         params={"n_estimators": n_estimators, **trained.input_params, "seed": seed},
     )
-    version = manifest["version"]
-    current = active_version_row(MODEL_NAME)
-    current_pr_auc = (current.metrics or {}).get("pr_auc") if current else None
-    better = current is None or current_pr_auc is None or trained.metrics["pr_auc"] > current_pr_auc
-    why = "asked (--activate)" if activate else "no active version" if current is None else ""
-    if not activate and current is not None:
-        why = (
-            f"PR-AUC {trained.metrics['pr_auc']} > {current_pr_auc}"
-            if better
-            else f"kept {current.version}: PR-AUC {trained.metrics['pr_auc']} <= {current_pr_auc}"
-        )
-    model_version_register(manifest=manifest, activate=activate or better, activated_by=activated_by or "training")
-    return {
-        "version": version,
-        "activated": activate or better,
-        "why": why,
-        "metrics": trained.metrics,
-        "comparison": trained.comparison,
-        "counts": trained.counts,
-    }
+    activate, why = promotion_decide(
+        metric="pr_auc",
+        score=trained.metrics["pr_auc"],
+        active_version=active_version,
+        active_score=active_pr_auc,
+        forced=activate,
+    )
+    model_version = lifecycle.model_version_register(
+        manifest=manifest, activate=activate, activated_by=activated_by or "training"
+    )
+    return TrainResult(
+        name=MODEL_NAME,
+        manifest=manifest,
+        model_version=model_version,
+        activated=activate,
+        reason=why,
+        metric="pr_auc",
+        score=trained.metrics["pr_auc"],
+        active_version=active_version,
+        active_score=active_pr_auc,
+        rows=trained.counts["fit"],
+        metrics={**trained.metrics, "counts": trained.counts, "comparison": trained.comparison},
+    )
+
+
+def fraud_model_trainer(*, activated_by: str = "") -> TrainResult:
+    """Train from the database's payments and verdicts (the registry's trainer for `fraud`)."""
+    return fraud_model_train(activated_by=activated_by)

@@ -1,7 +1,11 @@
-"""Admin helpers for big tables."""
+"""Admin helpers: paginators for big tables, read-only pages, the capped bulk action with a confirmation page."""
 
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
 
@@ -39,3 +43,79 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ConfirmedBulkAction:
+    """One capped bulk action with a confirmation page: pick at most `cap` rows, confirm with a form, apply.
+
+    Both work queues use it (resolving alerts, reviewing held payments). The
+    rows an analyst ticked are taken as ticked, whatever the list's filters
+    say now (a row someone else acted on meanwhile must be reported, not
+    silently dropped); "select all" takes the filtered queryset. More than
+    `cap` rows is a mistake (a select-all over the whole queue): refused with
+    a message, nothing done. The page lists the rows (`columns`, and a
+    `cells(row)` per row), then the form; a valid POST calls `apply`.
+    """
+
+    template = "admin/bulk_action_confirmation.html"
+
+    def __init__(self, *, name: str, cap: int, too_many: str, form_class, columns: list, form_css: str):
+        self.name = name
+        self.cap = cap
+        self.too_many = too_many
+        self.form_class = form_class
+        self.columns = columns
+        self.form_css = form_css
+
+    def selection(self, modeladmin, request, queryset, *, ticked_from, order_by: tuple[str, ...]) -> list | None:
+        """Return the rows to act on, or None (and an error message) past the cap."""
+        ticked = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if ticked and request.POST.get("select_across") not in ("1", "True", "on"):
+            queryset = ticked_from.filter(pk__in=ticked)
+        try:
+            rows = list(queryset.order_by(*order_by)[: self.cap + 1])
+        except ValidationError:  # a forged, malformed id
+            return []
+        if len(rows) > self.cap:
+            modeladmin.message_user(request, self.too_many % {"max": self.cap}, messages.ERROR)
+            return None
+        return rows
+
+    def confirm(
+        self,
+        modeladmin,
+        request,
+        rows: list,
+        *,
+        cells,
+        apply,
+        title: str,
+        intro: str = "",
+        submit: str,
+        form_kwargs: dict | None = None,
+    ):
+        """Apply the confirmed form (`apply(rows, cleaned_data)` returns the response), else show the page."""
+        form_kwargs = form_kwargs or {}
+        if "apply" in request.POST:
+            form = self.form_class(request.POST, **form_kwargs)
+            if form.is_valid():
+                return apply(rows, form.cleaned_data)
+        else:
+            form = self.form_class(**form_kwargs)
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "subtitle": None,
+            "intro": intro,
+            "opts": modeladmin.opts,
+            "columns": self.columns,
+            "rows": [{"pk": row.pk, "cells": cells(row)} for row in rows],
+            "form": form,
+            "form_css": self.form_css,
+            "submit": submit,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": self.name,
+            "media": modeladmin.media,
+        }
+        request.current_app = modeladmin.admin_site.name
+        return TemplateResponse(request, self.template, context)

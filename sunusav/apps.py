@@ -7,6 +7,7 @@ class SunusavConfig(AppConfig):
     verbose_name = _("SunuSàv : membres et tontines")
 
     def ready(self):
+        # Django's rule: modules that touch models are imported once the app registry is ready.
         from sunusav import checks  # noqa: F401  (registers system checks)
         from sunusav.api import schema  # noqa: F401  (registers the OpenAPI token scheme)
         from sunusav.logs import connect_job_signals, install_record_factory

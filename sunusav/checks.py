@@ -3,6 +3,9 @@
 from django.conf import settings
 from django.core import checks
 
+from sunusav.ml.registry import ArtifactError, artifact_verify
+from sunusav.models import ModelVersion
+
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_internal_tokens(app_configs, **kwargs):
@@ -20,9 +23,6 @@ def check_active_artifacts(app_configs, **kwargs):
     fallback, and /health says `degraded`.
     """
     from django.db import DatabaseError
-
-    from sunusav.ml.registry import ArtifactError, artifact_verify
-    from sunusav.models import ModelVersion
 
     try:
         active = list(ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE))

@@ -5,7 +5,7 @@ The seed's SQL gives its tables database-side defaults (`gen_random_uuid()`,
 and so rows inserted by SunuSàv's main backend outside the ORM get them too.
 """
 
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Now
 
 
@@ -41,3 +41,19 @@ class NumericField(models.FloatField):
 
     def from_db_value(self, value, expression, connection):
         return None if value is None else float(value)
+
+
+def audit_commit_async() -> None:
+    """Let the current transaction commit without waiting for the disk, if it is the outermost one.
+
+    For transactions that hold nothing but audit rows (`ai_metrics`): on
+    PostgreSQL `SET LOCAL synchronous_commit TO OFF` makes the commit return
+    before the WAL flush, so a crash in the next ~0.2 s (3 x wal_writer_delay)
+    may lose the row, never corrupt anything. Inside an outer transaction (a
+    hold, an alert) it does nothing: that transaction's writes must be durable
+    before the answer. SQLite's WAL with synchronous=NORMAL already makes the
+    same trade (settings).
+    """
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from time import perf_counter_ns
 
-from sunusav import metrics, timings
+from sunusav import prometheus, timings
 from sunusav.logs import new_request_id, request_id_var, valid_request_id
 
 logger = logging.getLogger("sunusav.request")
@@ -53,7 +53,7 @@ class ObservabilityMiddleware:
         elapsed_ns = perf_counter_ns() - started
         match = request.resolver_match
         view = match.view_name if match is not None else "unmatched"
-        metrics.observe_request(view, request.method, response.status_code, elapsed_ns / 1e9)
+        prometheus.observe_request(view, request.method, response.status_code, elapsed_ns / 1e9)
         extra = {
             "view": view,
             "method": request.method,

@@ -5,7 +5,9 @@ pointed at SunuSàv's existing PostgreSQL. Staff who log in to the admin are
 Django's own `auth` users, a different thing.
 """
 
+import math
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sunusav.db import DbNow, GenRandomUUID
+
+# Every bitcoin there will ever be, in sats: the upper bound of any amount the API accepts.
+MAX_SATS = 21_000_000 * 100_000_000
 
 
 class Region(models.TextChoices):
@@ -104,6 +109,12 @@ class Tontine(models.Model):
     @property
     def cycle_days(self) -> int:
         return 7 if self.cycle == self.Cycle.WEEKLY else 30
+
+    def current_round(self, now: datetime) -> tuple[int, datetime]:
+        """Return the round under way at `now` (1 before the start) and when its payout is due."""
+        cycle = timedelta(days=self.cycle_days)
+        round_number = math.floor(max(0.0, (now - self.started_at) / cycle)) + 1
+        return round_number, self.started_at + round_number * cycle
 
 
 class Membership(models.Model):
@@ -361,7 +372,7 @@ class ModelVersion(models.Model):
                 condition=models.Q(status="active"),
                 name="model_version_one_active",
             ),
-            # At most one challenger per model beside its champion (sunusav.ml.registry.challenger_set).
+            # At most one challenger per model beside its champion (sunusav.ml.lifecycle.challenger_set).
             models.UniqueConstraint(
                 fields=["name"],
                 condition=models.Q(status="challenger"),
@@ -377,7 +388,7 @@ class AnalystAction(models.Model):
     """One action a person took in the back-office: who, when, what, before and after.
 
     Written in the same transaction as the change it records (see
-    `sunusav.analyst.action_record`), so an action is never done without its
+    `sunusav.audit_trail.action_record`), so an action is never done without its
     audit row nor audited without being done.
     """
 

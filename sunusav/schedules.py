@@ -12,14 +12,14 @@ PREFIX = "sunusav:"
 SCHEDULES = [
     {
         "name": "sunusav:credit-nightly-scoring",
-        "func": "credit.tasks.score_stale_members",
+        "func": "credit.tasks.stale_members_score",
         "schedule_type": Schedule.DAILY,
         "first_run": "02:00",
         "queue": "credit",
     },
     {
         "name": "sunusav:notifications-deliver",
-        "func": "alerts.tasks.deliver_notifications",
+        "func": "alerts.tasks.notifications_deliver",
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
         "queue": "credit",
@@ -27,41 +27,41 @@ SCHEDULES = [
     {
         # Unreviewed holds on expired Lightning invoices take HOLD_EXPIRY_DEFAULT (fraud.holds).
         "name": "sunusav:holds-expire",
-        "func": "fraud.tasks.holds_expire_task",
+        "func": "fraud.tasks.holds_expire",
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
         "queue": "fraud",
     },
     {
         "name": "sunusav:liquidity-check",
-        "func": "sunusav.tasks.check_liquidity",
+        "func": "credit.tasks.liquidity_check",
         "schedule_type": Schedule.HOURLY,
         "queue": "credit",
     },
     {
         "name": "sunusav:drift-psi",
-        "func": "credit.tasks.compute_drift",
+        "func": "backoffice.tasks.drift_compute",
         "schedule_type": Schedule.DAILY,
         "first_run": "04:00",
         "queue": "credit",
     },
     {
         "name": "sunusav:endorsement-defaults",
-        "func": "credit.tasks.propagate_endorsement_defaults",
+        "func": "credit.tasks.endorsement_defaults_propagate",
         "schedule_type": Schedule.DAILY,
         "first_run": "01:30",
         "queue": "credit",
     },
     {
         "name": "sunusav:endorsement-rings",
-        "func": "credit.tasks.flag_endorsement_rings",
+        "func": "credit.tasks.endorsement_rings_flag",
         "schedule_type": Schedule.DAILY,
         "first_run": "04:15",
         "queue": "credit",
     },
     {
         "name": "sunusav:purge-ai-data",
-        "func": "alerts.tasks.purge_expired",
+        "func": "alerts.tasks.ai_data_purge",
         "schedule_type": Schedule.DAILY,
         "first_run": "03:30",
         "queue": "credit",
@@ -77,7 +77,7 @@ def retrain_schedules(frequency: str) -> list[dict]:
     return [
         {
             "name": f"sunusav:retrain-{name}",
-            "func": "sunusav.backoffice.tasks.model_train",
+            "func": "sunusav.ml.tasks.model_train",
             "kwargs": {"name": name, "activated_by": "schedule"},
             "schedule_type": kind,
             "first_run": first_run,

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "alerts",
     "credit",
     "fraud",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -238,7 +239,7 @@ NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", default=60)
 LIQUIDITY_SHORTFALL_SHARE = env.float("LIQUIDITY_SHORTFALL_SHARE", default=0.15)
 LIQUIDITY_LOOKAHEAD_DAYS = env.float("LIQUIDITY_LOOKAHEAD_DAYS", default=3.0)
 # Alerts (all types) the analysts can review in a day: above it the dashboard warns
-# that thresholds raise more alerts than the team can review (sunusav.drift).
+# that thresholds raise more alerts than the team can review (backoffice.drift).
 ANALYST_DAILY_CAPACITY = env.int("ANALYST_DAILY_CAPACITY", default=200)
 # Scheduled retraining of both models from the database (analysts' fraud verdicts
 # and loan outcomes are the labels): "off", "weekly" or "daily" (at night, from 02:00).

@@ -89,7 +89,7 @@ def risk_groups(db):
     """The "Risk analyst" and "Risk admin" groups, present even after a transactional test flushed them."""
     from django.contrib.auth.models import Group
 
-    from sunusav.analyst import ADMIN_GROUP, ANALYST_GROUP, groups_ensure
+    from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP, groups_ensure
 
     groups_ensure()
     return {"analyst": Group.objects.get(name=ANALYST_GROUP), "admin": Group.objects.get(name=ADMIN_GROUP)}

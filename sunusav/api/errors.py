@@ -8,6 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from sunusav.api.middleware import too_large_response
+from sunusav.queues import QueueUnavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,11 +20,7 @@ def exception_handler(exc, context):
     if response is not None:
         return response
     if isinstance(exc, RequestDataTooBig):
-        from sunusav.api.middleware import too_large_response
-
         return too_large_response()
-    from sunusav.queues import QueueUnavailable
-
     if isinstance(exc, QueueUnavailable):
         logger.error("queue unavailable: %s", exc)
         return Response(

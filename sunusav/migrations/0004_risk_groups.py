@@ -3,7 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-# Frozen copy of sunusav.analyst's lists as they stood when the groups were made;
+# Frozen copy of sunusav.audit_trail's lists as they stood when the groups were made;
 # a later change to the groups needs a migration of its own.
 ANALYST_GROUP = "Risk analyst"
 ADMIN_GROUP = "Risk admin"

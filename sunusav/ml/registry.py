@@ -34,14 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
+
+from sunusav.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
 Loader = Callable[[Path, dict], Any]
+Trainer = Callable[..., Any]  # (*, activated_by: str) -> sunusav.ml.training.TrainResult
 
 
 class ArtifactError(Exception):
@@ -170,63 +173,16 @@ def artifact_verify(*, name: str, version: str, expected_sha256: str | None = No
     return manifest
 
 
-# --- Versions in the database ------------------------------------------------------
-
-
-def model_version_register(*, manifest: dict, activate: bool = False, activated_by: str = ""):
-    """Record a written artifact as a `ModelVersion`, optionally activating it."""
-    from sunusav.models import ModelVersion
-
-    model_version, _ = ModelVersion.objects.update_or_create(
-        name=manifest["name"],
-        version=manifest["version"],
-        defaults={
-            "sha256": manifest["sha256"],
-            "metrics": manifest.get("metrics", {}),
-            "manifest": manifest,
-        },
-    )
-    if activate:
-        model_version_activate(model_version=model_version, activated_by=activated_by)
-    return model_version
-
-
-@transaction.atomic
-def model_version_activate(*, model_version, activated_by: str = ""):
-    """Make one version the active one of its model; the previous one goes inactive."""
-    from sunusav.models import ModelVersion
-
-    # Lock the model's rows so two activations cannot both succeed half-way.
-    list(ModelVersion.objects.select_for_update().filter(name=model_version.name))
-    ModelVersion.objects.filter(name=model_version.name, status=ModelVersion.Status.ACTIVE).exclude(
-        pk=model_version.pk
-    ).update(status=ModelVersion.Status.INACTIVE)
-    model_version.status = ModelVersion.Status.ACTIVE
-    model_version.activated_at = timezone.now()
-    model_version.activated_by = activated_by
-    model_version.save(update_fields=["status", "activated_at", "activated_by"])
-    transaction.on_commit(lambda: registry.invalidate(model_version.name))
-    return model_version
+# --- Versions in the database (reads; every write is in sunusav.ml.lifecycle) --------------
 
 
 def active_version_row(name: str):
     """Return the active `ModelVersion` of a model, or None."""
-    from sunusav.models import ModelVersion
-
     return ModelVersion.objects.filter(name=name, status=ModelVersion.Status.ACTIVE).first()
-
-
-# --- Champion and challenger ------------------------------------------------------------
-
-# Key of the A/B share on the challenger row's `manifest` (the database copy of
-# the model card; the card on disk is never rewritten).
-AB_SHARE_KEY = "ab_share"
 
 
 def challenger_version_row(name: str):
     """Return the challenger `ModelVersion` of a model, or None."""
-    from sunusav.models import ModelVersion
-
     return ModelVersion.objects.filter(name=name, status=ModelVersion.Status.CHALLENGER).first()
 
 
@@ -239,177 +195,11 @@ def ab_share_of(manifest: dict | None) -> float:
     return min(max(share, 0.0), 1.0) if share == share else 0.0  # NaN -> 0
 
 
-def _actor_name(actor) -> str:
-    return actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
+# Key of the A/B share on the challenger row's `manifest` (the database copy of
+# the model card; the card on disk is never rewritten).
 
 
-def _without_share(manifest: dict | None) -> dict:
-    return {k: v for k, v in (manifest or {}).items() if k != AB_SHARE_KEY}
-
-
-def _locked_roles(name: str):
-    """Lock every version of model `name`; return (rows by pk, champion row, challenger row)."""
-    from sunusav.models import ModelVersion
-
-    rows = {row.pk: row for row in ModelVersion.objects.select_for_update().filter(name=name).order_by("pk")}
-    champion = next((r for r in rows.values() if r.status == ModelVersion.Status.ACTIVE), None)
-    challenger = next((r for r in rows.values() if r.status == ModelVersion.Status.CHALLENGER), None)
-    return rows, champion, challenger
-
-
-def _roles(name: str, champion, challenger) -> dict:
-    return {
-        "model": name,
-        "active_version": champion.version if champion else None,
-        "challenger_version": challenger.version if challenger else None,
-        "ab_share": ab_share_of(challenger.manifest) if challenger else None,
-    }
-
-
-@transaction.atomic
-def challenger_set(*, model_version, actor, ab_share: float = 0.0, note: str = ""):
-    """Make `model_version` its model's challenger (replacing any other); return the audit row.
-
-    The challenger scores the same traffic as the champion in shadow; with
-    `ab_share` > 0 that share of members (stable by member id) is served by
-    it instead. Raises `ChallengerError` for the active version, a retired
-    one or a share outside [0, 1], and `ArtifactError` when its artifact does
-    not verify; nothing changes then. Recorded as an `activate` action whose
-    `after` names the challenger (`role: challenger`).
-    """
-    from sunusav.analyst import action_record
-    from sunusav.models import AnalystAction, ModelVersion
-
-    try:
-        share = float(ab_share)
-    except (TypeError, ValueError) as exc:
-        raise ChallengerError(f"ab_share must be a number in [0, 1], not {ab_share!r}") from exc
-    if not 0.0 <= share <= 1.0:
-        raise ChallengerError(f"ab_share must be in [0, 1], not {ab_share!r}")
-    name = model_version.name
-    rows, champion, previous = _locked_roles(name)
-    row = rows.get(model_version.pk)
-    if row is None:
-        raise ChallengerError(f"{model_version} no longer exists")
-    if row.status == ModelVersion.Status.ACTIVE:
-        raise ChallengerError(f"{row} is the active version (the champion)")
-    if row.status == ModelVersion.Status.RETIRED:
-        raise ChallengerError(f"{row} is retired")
-    artifact_verify(name=name, version=row.version, expected_sha256=row.sha256)
-    before = _roles(name, champion, previous)
-    if previous is not None and previous.pk != row.pk:
-        previous.status = ModelVersion.Status.INACTIVE
-        previous.manifest = _without_share(previous.manifest)
-        previous.save(update_fields=["status", "manifest"])
-    row.status = ModelVersion.Status.CHALLENGER
-    row.manifest = {**(row.manifest or {}), AB_SHARE_KEY: share}
-    row.save(update_fields=["status", "manifest"])
-    transaction.on_commit(lambda: registry.invalidate(name))
-    return action_record(
-        actor=actor,
-        action=AnalystAction.Action.ACTIVATE,
-        target=row,
-        before=before,
-        after={
-            **_roles(name, champion, row),
-            "role": "challenger",
-            "replaced_challenger": previous.version if previous is not None and previous.pk != row.pk else None,
-        },
-        note=note,
-    )
-
-
-@transaction.atomic
-def challenger_clear(*, name: str, actor, note: str = ""):
-    """Stop model `name`'s challenger (it goes inactive); return the audit row (`activate`, `role: challenger`).
-
-    Raises `ChallengerError` when the model has no challenger.
-    """
-    from sunusav.analyst import action_record
-    from sunusav.models import AnalystAction, ModelVersion
-
-    _, champion, challenger = _locked_roles(name)
-    if challenger is None:
-        raise ChallengerError(f"model {name!r} has no challenger")
-    before = _roles(name, champion, challenger)
-    challenger.status = ModelVersion.Status.INACTIVE
-    challenger.manifest = _without_share(challenger.manifest)
-    challenger.save(update_fields=["status", "manifest"])
-    transaction.on_commit(lambda: registry.invalidate(name))
-    return action_record(
-        actor=actor,
-        action=AnalystAction.Action.ACTIVATE,
-        target=challenger,
-        before=before,
-        after={**_roles(name, champion, None), "role": "challenger", "cleared_challenger": challenger.version},
-        note=note,
-    )
-
-
-@transaction.atomic
-def challenger_promote(*, name: str, actor, note: str = ""):
-    """Make model `name`'s challenger the active version; the old champion goes inactive. Return the audit row.
-
-    The old champion keeps its `activated_at`, so a rollback
-    (`sunusav.backoffice.services.model_version_rollback`) brings it back; the
-    `promote` action also names it (`after.previous_version`). Raises
-    `ChallengerError` without a challenger and `ArtifactError` when the
-    challenger's artifact does not verify; nothing changes then.
-    """
-    from sunusav.analyst import action_record
-    from sunusav.models import AnalystAction
-
-    _, champion, challenger = _locked_roles(name)
-    if challenger is None:
-        raise ChallengerError(f"model {name!r} has no challenger")
-    artifact_verify(name=name, version=challenger.version, expected_sha256=challenger.sha256)
-    before = _roles(name, champion, challenger)
-    challenger.manifest = _without_share(challenger.manifest)
-    challenger.save(update_fields=["manifest"])
-    model_version_activate(model_version=challenger, activated_by=_actor_name(actor))
-    return action_record(
-        actor=actor,
-        action=AnalystAction.Action.PROMOTE,
-        target=challenger,
-        before=before,
-        after={
-            **_roles(name, challenger, None),
-            "active_id": challenger.pk,
-            "previous_version": champion.version if champion else None,
-            "previous_id": champion.pk if champion else None,
-        },
-        note=note,
-    )
-
-
-def artifacts_sync(*, activated_by: str = "artifacts_sync") -> list[str]:
-    """Register every artifact on disk; activate each model's newest if none is active.
-
-    Lets a fresh database serve the models shipped in `ml_artifacts/`.
-    Returns one line per change, for the command's output.
-    """
-    from sunusav.models import ModelVersion
-
-    changes = []
-    root = Path(settings.ML_ARTIFACTS_DIR)
-    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        newest = None
-        for version_dir in sorted(p for p in model_dir.iterdir() if (p / MANIFEST).is_file()):
-            try:
-                manifest = artifact_verify(name=model_dir.name, version=version_dir.name)
-            except ArtifactError as exc:
-                changes.append(f"skipped: {exc}")
-                continue
-            existing = ModelVersion.objects.filter(name=model_dir.name, version=version_dir.name).first()
-            if existing is None:
-                model_version_register(manifest=manifest)
-                changes.append(f"registered {model_dir.name} {version_dir.name}")
-            newest = manifest
-        if newest and active_version_row(model_dir.name) is None:
-            row = ModelVersion.objects.get(name=newest["name"], version=newest["version"])
-            model_version_activate(model_version=row, activated_by=activated_by)
-            changes.append(f"activated {row.name} {row.version}")
-    return changes
+AB_SHARE_KEY = "ab_share"
 
 
 # --- In-process serving cache --------------------------------------------------------
@@ -424,8 +214,6 @@ class _Row:
 
 def serving_rows(name: str) -> tuple[_Row | None, _Row | None]:
     """Return (active, challenger) versions of model `name` from the database, in one query."""
-    from sunusav.models import ModelVersion
-
     active = challenger = None
     rows = ModelVersion.objects.filter(
         name=name, status__in=[ModelVersion.Status.ACTIVE, ModelVersion.Status.CHALLENGER]
@@ -454,12 +242,21 @@ class Registry:
 
     def __init__(self):
         self._loaders: dict[str, Loader] = {}
+        self._trainers: dict[str, Trainer] = {}
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
 
     def register_loader(self, name: str, loader: Loader) -> None:
         """Declare how to turn an artifact folder of model `name` into an object."""
         self._loaders[name] = loader
+
+    def register_trainer(self, name: str, trainer: Trainer) -> None:
+        """Declare how to train model `name` from the database (`trainer(activated_by=...)` -> TrainResult)."""
+        self._trainers[name] = trainer
+
+    def trainer(self, name: str) -> Trainer:
+        """Return the trainer of model `name`; KeyError for an unknown model."""
+        return self._trainers[name]
 
     @property
     def names(self) -> list[str]:
@@ -560,17 +357,6 @@ class Registry:
             slot = self._slots.get(name)
             if slot is not None:
                 slot.challenger, slot.challenger_error = None, error
-
-    def challenger_status(self, name: str) -> dict:
-        """Return the challenger's version, A/B share and load error (for the model page)."""
-        slot = self._slot(name)
-        loaded = slot.challenger
-        return {
-            "challenger_version": slot.challenger_version or None,
-            "loaded": loaded is not None,
-            "ab_share": loaded.ab_share if loaded is not None else None,
-            "error": slot.challenger_error or None,
-        }
 
     def status(self, name: str) -> dict:
         """Return what a health endpoint shows: version, age, ok/degraded, why."""

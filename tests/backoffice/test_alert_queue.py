@@ -162,7 +162,7 @@ def test_resolve_many_asks_for_an_outcome_and_a_note_then_resolves_and_audits(an
     alerts = [fraud_alert(), fraud_alert()]
     confirm = _resolve(analyst_client, alerts)
     assert confirm.status_code == 200
-    assert "admin/alerts/aialert/resolve_confirmation.html" in [t.name for t in confirm.templates]
+    assert "admin/bulk_action_confirmation.html" in [t.name for t in confirm.templates]
     assert not AIAlert.objects.filter(resolved=True).exists()  # the first click only asks
 
     done = _resolve(analyst_client, alerts, apply="1", outcome="confirmed_fraud", note="Carte volée, client joint")

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from sunusav.analyst import action_record
+from sunusav.audit_trail import action_record
 from sunusav.models import AnalystAction
 from tests.factories import MemberFactory
 

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sunusav.backoffice.charts import Series, _nice_max, bar_chart, hbar_chart, line_chart
+from backoffice.charts import Series, _nice_max, bar_chart, hbar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

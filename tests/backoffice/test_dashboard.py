@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric
-from sunusav.analyst import ADMIN_GROUP, ANALYST_GROUP
-from sunusav.backoffice import selectors
+from backoffice import selectors
+from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP
 from sunusav.queues import enqueue
 from tests.factories import MemberFactory
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import AIAlert, Notification
+from fraud.services import payment_screen
 from sunusav.models import AnalystAction, HeldPayment, Payment
-from sunusav.services import payment_screen
 from tests.factories import MemberFactory, PaymentFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_reject_many_through_the_confirmation_page(analyst_client):
     payments = [held_payment(minutes_ago=10), held_payment()]
     confirm = _review(analyst_client, "reject", payments)
     assert confirm.status_code == 200
-    assert "admin/sunusav/heldpayment/review_confirmation.html" in [t.name for t in confirm.templates]
+    assert "admin/bulk_action_confirmation.html" in [t.name for t in confirm.templates]
     assert Payment.objects.filter(status="held").count() == 2  # the first click only asks
 
     response = _review(analyst_client, "reject", payments, apply="1", reason="Fraude confirmée par l'opérateur")

@@ -12,7 +12,7 @@ from django_q.models import OrmQ, Task
 from django_q.tasks import _sync
 
 from credit.training import Dataset, credit_model_train
-from sunusav.analyst import ADMIN_GROUP, ANALYST_GROUP
+from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP
 from sunusav.ml.registry import registry
 from sunusav.models import AnalystAction, ModelVersion
 from tests.fraud.synthetic import synthetic_world
@@ -203,7 +203,7 @@ def test_retrain_enqueues_one_job_and_shows_its_result(artifacts_dir, risk_admin
     assert response["Location"] == reverse("admin:sunusav_modelversion_run", args=[action.pk])
     assert (action.action, action.actor, action.after["model"]) == ("retrain", risk_admin.user, "fraud")
     (job,) = OrmQ.objects.all()
-    assert job.task["func"] == "sunusav.backoffice.tasks.model_train" and job.task["args"] == ("fraud", "moussa")
+    assert job.task["func"] == "sunusav.ml.tasks.model_train" and job.task["args"] == ("fraud", "moussa")
     assert job.name() == action.after["task_name"] and job.task["group"] == "credit"
 
     waiting = risk_admin.get(response["Location"])

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from sunusav.analyst import ADMIN_GROUP, ADMIN_PERMISSIONS, ANALYST_GROUP, ANALYST_PERMISSIONS, action_record
+from sunusav.audit_trail import ADMIN_GROUP, ADMIN_PERMISSIONS, ANALYST_GROUP, ANALYST_PERMISSIONS, action_record
 from sunusav.models import AnalystAction
 from tests.factories import MemberFactory
 

@@ -9,8 +9,9 @@ from credit import services as credit_services
 from credit.training import Dataset, credit_model_train
 from fraud import services as fraud_services
 from fraud.training import fraud_artifact_write, fraud_model_fit
-from sunusav.analyst import ADMIN_GROUP, ANALYST_GROUP
-from sunusav.ml.registry import model_version_register, registry
+from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP
+from sunusav.ml.lifecycle import model_version_register
+from sunusav.ml.registry import registry
 from sunusav.models import AnalystAction, Member, ModelVersion, Payment
 from tests.fraud.conftest import synthetic_features
 

@@ -26,7 +26,7 @@ PO = LOCALE / "en" / "LC_MESSAGES" / "django.po"
 MO = LOCALE / "en" / "LC_MESSAGES" / "django.mo"
 
 # Where the product's own strings live, and the options locale/README.md gives makemessages.
-SOURCE_DIRS = ("alerts", "credit", "fraud", "sunusav", "templates")
+SOURCE_DIRS = ("alerts", "backoffice", "credit", "fraud", "sunusav", "templates")
 MAKEMESSAGES = ["makemessages", "-l", "en", "--add-location=file", "--no-obsolete", "--ignore=.venv"]
 
 # A printf placeholder as gettext's python-format sees it: %(name)s, %(minutes)02d, %(average).0f, %%.

@@ -9,7 +9,7 @@ from django_q.models import Schedule
 
 from alerts.models import AIAlert, AIMetric, Notification
 from alerts.services import notification_enqueue, retention_purge
-from sunusav.liquidity import liquidity_check, liquidity_projections
+from credit.liquidity import liquidity_check, liquidity_projections
 from sunusav.schedules import SCHEDULES
 from tests.factories import ContributionFactory, MemberFactory, MembershipFactory, TontineFactory
 

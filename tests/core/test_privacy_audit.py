@@ -8,7 +8,7 @@ import pytest
 
 from alerts.models import AIAlert, AIMetric
 from sunusav.api.auth import token_fingerprint
-from sunusav.audit import check_input_hash, input_hash
+from sunusav.hashing import check_input_hash, input_hash
 from tests.factories import MemberFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db

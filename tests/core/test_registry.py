@@ -2,6 +2,7 @@
 
 import pytest
 
+from sunusav.ml import lifecycle
 from sunusav.ml import registry as reg
 from sunusav.models import ModelVersion
 
@@ -25,7 +26,7 @@ def _write(version: str, payload: bytes = b"weights", activate: bool = True):
     manifest = reg.artifact_write(
         name="toy", version=version, files={"model.bin": payload}, manifest={"features": ["a", "b"]}
     )
-    return reg.model_version_register(manifest=manifest, activate=activate, activated_by="test")
+    return lifecycle.model_version_register(manifest=manifest, activate=activate, activated_by="test")
 
 
 def test_active_model_loads_once_per_process(artifacts_dir, toy_loader):
@@ -81,7 +82,7 @@ def test_versions_are_immutable(artifacts_dir, toy_loader):
 def test_sync_registers_and_activates_shipped_artifacts(artifacts_dir, toy_loader):
     reg.artifact_write(name="toy", version="2026.01", files={"model.bin": b"a"}, manifest={})
     reg.artifact_write(name="toy", version="2026.02", files={"model.bin": b"b"}, manifest={})
-    changes = reg.artifacts_sync()
+    changes = lifecycle.artifacts_sync()
     assert "activated toy 2026.02" in changes
-    assert reg.artifacts_sync() == []  # idempotent
+    assert lifecycle.artifacts_sync() == []  # idempotent
     assert reg.registry.get_active("toy").model == b"b"

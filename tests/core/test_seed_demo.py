@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
 
-from sunusav.demo.generator import FRAUD_PATTERNS
+from backoffice.demo.generator import FRAUD_PATTERNS
 from sunusav.models import Contribution, Loan, Member, Membership, Payment, Tontine
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from credit.tasks import credit_score_members, score_stale_members
+from credit.tasks import credit_score_members, stale_members_score
 from sunusav.models import Member
 from tests.factories import MemberFactory
 
@@ -22,7 +22,7 @@ def test_nightly_job_enqueues_only_stale_members_and_a_fresh_run_each_night(
     stale = [MemberFactory(credit_score="0.700", credit_score_updated_at=timezone.now() - dt.timedelta(days=9))]
     stale += [MemberFactory() for _ in range(2)]  # never scored
     with django_capture_on_commit_callbacks(execute=True):
-        assert score_stale_members() == 3
+        assert stale_members_score() == 3
     assert OrmQ.objects.filter(key="credit").count() == 2  # chunks of 2
     payload_ids = set()
     for row in OrmQ.objects.all():
@@ -37,4 +37,4 @@ def test_nightly_job_enqueues_only_stale_members_and_a_fresh_run_each_night(
     assert Member.objects.filter(credit_score_updated_at__lt=timezone.now() - dt.timedelta(days=7)).count() == 0
     OrmQ.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
-        assert score_stale_members() == 0
+        assert stale_members_score() == 0

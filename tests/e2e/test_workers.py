@@ -12,8 +12,8 @@ from django.db.models import Count
 from django_q.conf import Conf
 
 from alerts.models import AIAlert, AIMetric, Notification
+from backoffice.demo.generator import world_build
 from credit.tasks import credit_check, enqueue_batch_credit_check
-from sunusav.demo.generator import world_build
 from sunusav.models import Loan, Member
 from sunusav.queues import get_queue_stats
 from tests.jobs_support import LiveCluster, wait_for

@@ -69,7 +69,8 @@ def fraud_artifacts(tmp_path_factory):
 @pytest.fixture
 def fraud_model(settings, db, fraud_artifacts):
     """Serve the session's model as the active `fraud` version."""
-    from sunusav.ml.registry import model_version_register, registry
+    from sunusav.ml.lifecycle import model_version_register
+    from sunusav.ml.registry import registry
 
     root, manifest, _ = fraud_artifacts
     settings.ML_ARTIFACTS_DIR = root

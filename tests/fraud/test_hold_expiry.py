@@ -11,11 +11,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from alerts.models import AIAlert, AIMetric, Notification
+from fraud.admin import expiry_text
 from fraud.holds import holds_expire
-from fraud.services import PaymentNotHeld, payment_review
-from sunusav.admin import expiry_text
+from fraud.services import PaymentNotHeld, payment_review, payment_screen
 from sunusav.models import AnalystAction, Payment
-from sunusav.services import payment_screen
 from tests.factories import MemberFactory, PaymentFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db
@@ -323,7 +322,7 @@ def test_the_schedule_runs_the_real_task_every_minute():
 
     (spec,) = [s for s in SCHEDULES if s["name"] == "sunusav:holds-expire"]
     assert (spec["func"], spec["schedule_type"], spec["minutes"], spec["queue"]) == (
-        "fraud.tasks.holds_expire_task",
+        "fraud.tasks.holds_expire",
         "I",
         1,
         "fraud",

@@ -4,8 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from alerts.models import AIAlert, AIMetric, Notification
-from fraud.services import PaymentNotHeld, payment_review
-from sunusav.services import payment_screen
+from fraud.services import PaymentNotHeld, payment_review, payment_screen
 from tests.factories import MemberFactory, PaymentFactory, suspicious_history
 
 pytestmark = pytest.mark.django_db

@@ -60,7 +60,7 @@ def test_structuring_watches_the_limit_in_settings(settings):
 def test_limit_defaults_to_the_demo_worlds_reporting_threshold():
     from django.conf import settings
 
-    from sunusav.demo.generator import STRUCTURING_THRESHOLD_SATS
+    from backoffice.demo.generator import STRUCTURING_THRESHOLD_SATS
 
     assert settings.FRAUD_STRUCTURING_LIMIT_SATS == STRUCTURING_THRESHOLD_SATS == 100_000
 

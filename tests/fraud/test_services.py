@@ -7,7 +7,8 @@ import pytest
 from alerts.models import AIAlert, AIMetric
 from fraud.detectors import ARRAYS_FILE
 from fraud.services import check_transaction, fraud_checks_run, payment_check, payment_check_stored
-from sunusav.ml.registry import artifact_path, model_version_register, registry
+from sunusav.ml.lifecycle import model_version_register
+from sunusav.ml.registry import artifact_path, registry
 from sunusav.models import Payment
 from tests.factories import PaymentFactory
 from tests.fraud.conftest import ORDINARY, SEED_EXAMPLE

@@ -37,16 +37,18 @@ def test_command_trains_registers_and_activates(artifacts_dir, capsys):
     assert "activated" in capsys.readouterr().out
 
     # Same data, same seed: not better, so it is registered but the first stays active.
-    summary = fraud_model_train(n_estimators=40)
-    assert summary["activated"] is False and "kept" in summary["why"]
+    result = fraud_model_train(n_estimators=40)
+    assert result.activated is False and "kept" in result.reason
+    # Compared on the same held-out rows: the active version was re-scored on this run's test half.
+    assert result.active_version == row.version and result.active_score is not None
     assert ModelVersion.objects.get(name="fraud", status="active").version == row.version
     forced = fraud_model_train(n_estimators=40, activate=True)
-    assert ModelVersion.objects.get(name="fraud", status="active").version == forced["version"]
+    assert ModelVersion.objects.get(name="fraud", status="active").version == forced.version
 
 
 def test_labeled_fraud_is_kept_out_of_the_fit(artifacts_dir):
     synthetic_world(members=60, seed=2, fraud_members=16)
-    counts = fraud_model_train(n_estimators=30)["counts"]
+    counts = fraud_model_train(n_estimators=30).metrics["counts"]
     assert counts["fraud_excluded_from_fit"] > 0
     assert (
         counts["fit"] + counts["validation"] + counts["test"] + counts["fraud_excluded_from_fit"] == counts["payments"]

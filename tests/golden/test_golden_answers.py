@@ -18,7 +18,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from sunusav.ml.registry import artifacts_sync, registry
+from sunusav.ml.lifecycle import artifacts_sync
+from sunusav.ml.registry import registry
 from tests.factories import (
     ContributionFactory,
     EndorsementFactory,

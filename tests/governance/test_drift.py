@@ -7,17 +7,10 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric
+from backoffice.drift import alert_capacity_summary, drift_compute, drift_summary
 from credit.features import FEATURES as CREDIT_FEATURES
 from fraud.features import FEATURES as FRAUD_FEATURES
-from sunusav.drift import (
-    PSI_EPSILON,
-    alert_capacity_summary,
-    bin_counts,
-    drift_compute,
-    drift_summary,
-    psi,
-    reference_of,
-)
+from sunusav.ml.drift import PSI_EPSILON, bin_counts, psi, reference_of
 from tests.credit.conftest import synthetic_rows
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +134,7 @@ def test_artifacts_without_reference_say_so(settings):
     # The shipped artifacts were trained before reference distributions existed.
     from django.conf import settings as django_settings
 
-    from sunusav.ml.registry import artifacts_sync
+    from sunusav.ml.lifecycle import artifacts_sync
 
     settings.ML_ARTIFACTS_DIR = django_settings.BASE_DIR / "ml_artifacts"
     artifacts_sync()

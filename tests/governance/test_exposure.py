@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import AIAlert
+from credit.exposure import rotation_exposures
 from credit.features import features_for_members
+from credit.liquidity import liquidity_check, liquidity_projections
 from credit.scoring import rules_score
-from sunusav.exposure import rotation_exposures
-from sunusav.liquidity import liquidity_check, liquidity_projections
 from sunusav.models import Member
 from tests.factories import ContributionFactory, MembershipFactory, TontineFactory
 

@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            summary = fraud_model_train(
+            result = fraud_model_train(
                 activate=options["activate"],
                 seed=options["seed"],
                 n_estimators=options["n_estimators"],
@@ -36,6 +36,6 @@ class Command(BaseCommand):
             )
         except TrainingError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(json.dumps(summary, indent=2, default=str))
-        state = "activated" if summary["activated"] else "registered (not activated)"
-        self.stdout.write(self.style.SUCCESS(f"fraud {summary['version']} {state}: {summary['why']}"))
+        self.stdout.write(json.dumps({**result.summary(), "metrics": result.metrics}, indent=2, default=str))
+        state = "activated" if result.activated else "registered (not activated)"
+        self.stdout.write(self.style.SUCCESS(f"fraud {result.version} {state}: {result.reason}"))

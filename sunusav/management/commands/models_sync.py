@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from sunusav.ml.registry import artifacts_sync
+from sunusav.ml.lifecycle import artifacts_sync
 
 
 class Command(BaseCommand):

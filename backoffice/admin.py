@@ -1,0 +1,163 @@
+"""Admin pages of the composition layer: the member risk page, money movements and the analysts' audit trail."""
+
+from __future__ import annotations
+
+import json
+
+from django.apps import apps
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from backoffice.member_page import member_explanation, member_risk
+from credit.services import member_rescore
+from sunusav import models
+from sunusav.admin_utils import CappedCountPaginator, ReadOnlyAdminMixin
+
+RESCORE_MAX = 200
+
+
+class MembershipInline(admin.TabularInline):
+    model = models.Membership
+    extra = 0
+    raw_id_fields = ["member"]
+    ordering = ["position"]
+
+
+@admin.register(models.Member)
+class MemberAdmin(admin.ModelAdmin):
+    """The member risk page: score, history, contributions, alerts, holds, endorsements, rescore."""
+
+    list_display = ["display_name", "region", "credit_score", "credit_score_updated_at", "created_at"]
+    list_filter = ["region"]
+    search_fields = ["display_name", "=id"]
+    readonly_fields = ["id", "phone_hash", "credit_score", "credit_score_updated_at", "created_at"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    actions = ["rescore"]
+    change_form_template = "admin/sunusav/member/change_form.html"
+
+    def has_rescore_permission(self, request):
+        return request.user.has_perm("sunusav.rescore_member")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["risk"] = member_risk(obj)
+            context["explanation"] = member_explanation(obj)
+            context["can_rescore"] = self.has_rescore_permission(request)
+            context["action_checkbox_name"] = helpers.ACTION_CHECKBOX_NAME
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.action(description=_("Recalculer le score (priorité haute)"), permissions=["rescore"])
+    def rescore(self, request, queryset):
+        members = list(queryset[: RESCORE_MAX + 1])
+        if len(members) > RESCORE_MAX:
+            self.message_user(
+                request,
+                gettext("Trop de membres sélectionnés (%(max)s au plus) : utilisez la commande score_users.")
+                % {"max": RESCORE_MAX},
+                messages.ERROR,
+            )
+            return None
+        for member in members:
+            member_rescore(member=member, actor=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "Nouveau calcul du score demandé pour %(count)d membre (priorité haute).",
+                "Nouveau calcul du score demandé pour %(count)d membres (priorité haute).",
+                len(members),
+            )
+            % {"count": len(members)},
+            messages.SUCCESS,
+        )
+        if len(members) == 1 and request.POST.get("_from_page"):
+            return HttpResponseRedirect(reverse("admin:sunusav_member_change", args=[members[0].pk]))
+        return None
+
+
+@admin.register(models.Contribution)
+class ContributionAdmin(admin.ModelAdmin):
+    list_display = ["member", "tontine", "round_number", "amount_sats", "due_at", "paid_at"]
+    list_select_related = ["member", "tontine"]
+    raw_id_fields = ["member", "tontine"]
+    date_hierarchy = "due_at"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(models.MobileMoneyTransfer)
+class MobileMoneyTransferAdmin(admin.ModelAdmin):
+    list_display = ["member", "provider", "direction", "amount_xof", "created_at"]
+    list_filter = ["provider", "direction"]
+    list_select_related = ["member"]
+    raw_id_fields = ["member"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(models.Endorsement)
+class EndorsementAdmin(admin.ModelAdmin):
+    list_display = ["endorser", "endorsee", "created_at"]
+    list_select_related = ["endorser", "endorsee"]
+    raw_id_fields = ["endorser", "endorsee"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+# --- The analysts' audit trail ------------------------------------------------------------------
+
+
+def _admin_url_of(target_type: str, target_id: str) -> str | None:
+    for model in apps.get_models():
+        if model._meta.model_name == target_type:
+            try:
+                return reverse(f"admin:{model._meta.app_label}_{target_type}_change", args=[target_id])
+            except NoReverseMatch:
+                return None
+    return None
+
+
+@admin.register(models.AnalystAction)
+class AnalystActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who did what, when, before and after: read-only for everyone, written only by services."""
+
+    list_display = ["created_at", "actor", "action", "target", "short_note", "request_id"]
+    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter), "created_at", "target_type"]
+    list_select_related = ["actor"]
+    search_fields = ["=target_id", "=request_id", "actor__username"]
+    search_help_text = _("Identifiant de l'objet ou de la requête, nom de l'analyste.")
+    date_hierarchy = "created_at"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    fields = ["created_at", "actor", "action", "target", "before_json", "after_json", "note", "request_id"]
+    readonly_fields = fields
+
+    @admin.display(description=_("objet"), ordering="target_type")
+    def target(self, obj):
+        url = _admin_url_of(obj.target_type, obj.target_id)
+        label = f"{obj.target_type} {obj.target_id}"
+        return format_html('<a href="{}">{}</a>', url, label) if url else label
+
+    @admin.display(description=_("note"))
+    def short_note(self, obj):
+        return obj.note if len(obj.note) <= 80 else obj.note[:79] + "…"
+
+    @admin.display(description=_("avant"))
+    def before_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.before, indent=2, ensure_ascii=False, sort_keys=True))
+
+    @admin.display(description=_("après"))
+    def after_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.after, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+admin.site.site_header = _("SunuSàv · Risques")
+admin.site.site_title = _("SunuSàv Risques")
+admin.site.index_title = _("Back-office des risques")
+
+from backoffice import admin_models  # noqa: E402,F401  (registers the model-version pages)

@@ -1,0 +1,50 @@
+"""Bring a fresh demo world to life the way the product's own jobs would: scores, offers, liquidity alerts, holds.
+
+`seed_demo` writes history only; without this the analysts' queues of a new
+demo are empty until the schedules run. Each step is the product's own code
+(nothing is written by hand), and the command runs once per world: a world
+with scored members is left as it is.
+"""
+
+from datetime import timedelta
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from alerts.models import AIAlert
+from credit.liquidity import liquidity_check
+from credit.services import members_credit_check
+from fraud.services import payment_screen
+from sunusav.models import Member, Payment
+
+
+class Command(BaseCommand):
+    help = "Score every member, offer loans to a sample, run the liquidity check and screen recent payments."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--offers", type=int, default=150, help="members whose credit check may offer a loan")
+        parser.add_argument("--days", type=float, default=3.0, help="screen the payments of the last N days")
+
+    def handle(self, *args, offers, days, **options):
+        if Member.objects.filter(credit_score__isnull=False).exists():
+            self.stdout.write("Members are already scored; keeping the world's activity.")
+            return
+        call_command("score_users", "--all", "--no-progress", stdout=self.stdout)
+        sample = list(Member.objects.order_by("id").values_list("id", flat=True)[:offers])
+        members_credit_check(member_ids=sample, run_id="demo-activity")
+        liquidity_check()
+        held = 0
+        recent = Payment.objects.filter(created_at__gte=timezone.now() - timedelta(days=days)).order_by("created_at")
+        for payment in recent.iterator(chunk_size=500):
+            held += payment_screen(payment=payment).payment.status == Payment.Status.HELD
+        alerts = {
+            t: AIAlert.objects.filter(alert_type=t, resolved=False).count()
+            for t, _ in AIAlert._meta.get_field("alert_type").choices
+        }
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo activity: {Member.objects.filter(credit_score__isnull=False).count()} members scored, "
+                f"{held} payments held, open alerts {alerts}"
+            )
+        )
