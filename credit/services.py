@@ -57,7 +57,7 @@ def _model_stage(fallback: bool) -> str:
     return "rules" if fallback else "model"
 
 
-def predict(*, features: dict[str, float], member: str | None = None) -> Prediction:
+def credit_predict(*, features: dict[str, float], member: str | None = None) -> Prediction:
     """Score one feature row, with reasons (no write); `member` places it in a challenger's A/B share."""
     X = _matrix([features])
     timings.mark("features")
@@ -66,7 +66,7 @@ def predict(*, features: dict[str, float], member: str | None = None) -> Predict
     return prediction
 
 
-def predict_many(*, rows: list[dict[str, float]], members: list[str] | None = None) -> list[Prediction]:
+def credit_predict_many(*, rows: list[dict[str, float]], members: list[str] | None = None) -> list[Prediction]:
     """Score many rows in one call; reasons only for declines (they cost about 1 ms a row)."""
     X = _matrix(rows)
     timings.mark("features")
@@ -79,7 +79,7 @@ def predict_many(*, rows: list[dict[str, float]], members: list[str] | None = No
 def prediction_audited(*, user_id: str, features: dict[str, float], token: str) -> Prediction:
     """Score one row for the API and write its `ai_metrics` audit row (with request id and stage timings)."""
     timings.mark("validation")
-    prediction = predict(features=features, member=user_id)
+    prediction = credit_predict(features=features, member=user_id)
     member_id = _member_ids_known([user_id]).get(user_id)
     timings.mark("features")
     audit_commit_async()
@@ -94,7 +94,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     """Score a batch for the API (results in input order) and write one audit row per item."""
     timings.mark("validation")
     rows = [{name: item[name] for name in FEATURES} for item in items]
-    predictions = predict_many(rows=rows, members=[item["user_id"] for item in items])
+    predictions = credit_predict_many(rows=rows, members=[item["user_id"] for item in items])
     known = _member_ids_known([item["user_id"] for item in items])
     timings.mark("features")
     audit_commit_async()
@@ -137,7 +137,7 @@ def _audit_meta(user_id: str, features: dict, p: Prediction, token: str, batch: 
 
 
 @transaction.atomic
-def save_score(
+def score_save(
     *, member: Member, score: float, confidence: float, model_version: str, meta: dict | None = None
 ) -> AIMetric:
     """Store a member's score (NUMERIC(4,3)) and write its `credit_score` metric."""
@@ -167,7 +167,7 @@ def offer_amount_xof(*, band: str, tontine_contributions_sats: float) -> int:
 
 
 @transaction.atomic
-def create_credit_alert(
+def credit_alert_create(
     *,
     member: Member,
     score: float,
@@ -433,7 +433,7 @@ def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id:
     if AIMetric.objects.filter(user=member, metric_key=SCORE_KEY, meta__run_id=run_id).exists():
         return "already-done"
     previous = None if member.credit_score is None else float(member.credit_score)
-    save_score(
+    score_save(
         member=member,
         score=prediction.score,
         confidence=prediction.confidence,
@@ -456,7 +456,7 @@ def _credit_check_apply(*, member_id: uuid.UUID, prediction: Prediction, run_id:
             context={"band": prediction.band, "score": f"{prediction.score:.3f}"},
         )
     if prediction.score >= DECISION_THRESHOLD:
-        alert = create_credit_alert(
+        alert = credit_alert_create(
             member=member,
             score=prediction.score,
             model_version=prediction.model_version,

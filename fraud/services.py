@@ -79,7 +79,7 @@ class CheckedItem:
     replay: bool = False
 
 
-def check_transactions(*, items: list[dict], members: list | None = None) -> list[CheckResult]:
+def transactions_check(*, items: list[dict], members: list | None = None) -> list[CheckResult]:
     """Score many payments' features in one pass (no writes); each result carries the pass's latency.
 
     `members` (one per item, default each item's `user_id`) places items in a
@@ -95,9 +95,9 @@ def check_transactions(*, items: list[dict], members: list | None = None) -> lis
     return results
 
 
-def check_transaction(*, features: dict, member: str | None = None) -> CheckResult:
+def transaction_check(*, features: dict, member: str | None = None) -> CheckResult:
     """Score one payment's five features (no writes): the seed's `checkTransaction`."""
-    return check_transactions(items=[features], members=None if member is None else [member])[0]
+    return transactions_check(items=[features], members=None if member is None else [member])[0]
 
 
 def _metric_meta(
@@ -125,7 +125,7 @@ def _metric_meta(
     return meta
 
 
-def record_fraud_check(
+def fraud_check_record(
     *,
     member: Member | None,
     payment: Payment | None,
@@ -175,7 +175,7 @@ def _alert_payload(*, payment: Payment, result: CheckResult, features: dict) -> 
     )
 
 
-def create_fraud_alert(*, member: Member, payment: Payment, result: CheckResult, features: dict) -> AIAlert:
+def fraud_alert_create(*, member: Member, payment: Payment, result: CheckResult, features: dict) -> AIAlert:
     """Open the payment's `fraud_suspect` alert, or return the one it already has."""
     try:
         with transaction.atomic():  # a savepoint: a lost race must not poison the caller's transaction
@@ -228,14 +228,14 @@ def payment_check(
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
-        result, replay = check_transaction(features=features, member=user_ref or str(locked.member_id)), False
+        result, replay = transaction_check(features=features, member=user_ref or str(locked.member_id)), False
         if result.decision in ALERTED_DECISIONS:
-            create_fraud_alert(member=locked.member, payment=locked, result=result, features=features)
+            fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:
             locked.status = Payment.Status.HELD
             locked.save(update_fields=["status"])
     timings.mark("writes")
-    record_fraud_check(
+    fraud_check_record(
         member=locked.member,
         payment=locked,
         result=result,
@@ -280,7 +280,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     checked: list[CheckedItem | None] = [None] * len(items)
     plain = [i for i, item in enumerate(items) if not item.get("payment_id")]
     if plain:
-        results = check_transactions(items=[items[i] for i in plain])
+        results = transactions_check(items=[items[i] for i in plain])
         members = members_by_reference(references={items[i]["user_id"] for i in plain})
         timings.mark("features")
         trace = _trace_meta()

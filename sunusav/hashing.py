@@ -33,7 +33,7 @@ def check_input_hash(user_id: str, features: dict, payment_id: str | None) -> st
     """Return `input_hash` of a fraud check's input: user_id, the five features, payment_id.
 
     Written out by hand (~4x faster than the encoder: batches hash 1,000
-    items); tests/core/test_privacy_audit.py checks it equals `input_hash`.
+    items); tests/sunusav/test_hashing.py checks it equals `input_hash`.
     """
     text = (
         f'{{"amount_sats":{_number(features["amount_sats"])},'

@@ -113,3 +113,8 @@ def analyst_user(risk_groups):
 def risk_admin_user(risk_groups):
     """A staff user in "Risk admin" (password: pw-<username>-2026)."""
     return _staff_in(risk_groups["admin"], "admin-risques")
+
+
+# The model fixtures, for every folder (the back-office and credit tests use both models).
+from tests.credit.conftest import trained_model  # noqa: E402,F401
+from tests.fraud.conftest import fraud_artifacts, fraud_model  # noqa: E402,F401

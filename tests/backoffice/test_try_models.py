@@ -94,7 +94,7 @@ def test_credit_answer_is_the_predict_service_answer_and_nothing_is_written(anal
         response = _post(analyst_client, "credit", features)
         assert response.status_code == 200
         result = response.context["credit_result"]
-        expected = credit_services.predict(features={k: float(v) for k, v in features.items()})
+        expected = credit_services.credit_predict(features={k: float(v) for k, v in features.items()})
         assert result["score"] == expected.score and result["band"] == expected.band
         assert result["model_version"] == models["credit"].version and result["fallback"] is False
         assert [r["code"] for r in result["reason_texts"]] == [r["code"] for r in expected.reasons]
@@ -109,7 +109,7 @@ def test_fraud_answer_is_the_check_service_answer_and_nothing_is_written(analyst
     before = _counts()
     response = _post(analyst_client, "fraud", FRAUD)
     result = response.context["fraud_result"]
-    expected = fraud_services.check_transaction(features={"user_id": "x", **FRAUD})
+    expected = fraud_services.transaction_check(features={"user_id": "x", **FRAUD})
     assert (result["fraud_score"], result["decision"]) == (expected.fraud_score, expected.decision)
     assert result["decision"] == "hold" and result["model_version"] == models["fraud"].version
     assert "invoice_burst" in [r["id"] for r in result["reason_texts"]]

@@ -11,8 +11,8 @@ from django.core.management import call_command
 
 from alerts.models import AIAlert
 from sunusav.models import AnalystAction, Payment
-from tests.backoffice.test_held_queue import held_payment
 from tests.factories import MemberFactory
+from tests.fraud.test_admin import held_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

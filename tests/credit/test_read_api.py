@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from alerts.services import metric_record
-from credit.services import save_score
+from credit.services import score_save
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def test_never_scored_member_has_nulls(api_client):
 def test_stored_score_with_the_latest_decisions_reasons(api_client):
     member = MemberFactory()
     metric_record(member=member, key="credit_score", value=0.9, meta={"model_version": "old", "reasons": []})
-    save_score(
+    score_save(
         member=member,
         score=0.412,
         confidence=0.8,

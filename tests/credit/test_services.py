@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("score", [0.0, 0.001, 0.5, 0.8765, 0.999, 1.0])
 def test_save_score_round_trips_numeric_4_3(score):
     member = MemberFactory()
-    metric = services.save_score(member=member, score=score, confidence=0.71234, model_version="v-test")
+    metric = services.score_save(member=member, score=score, confidence=0.71234, model_version="v-test")
     member.refresh_from_db()
     assert member.credit_score == Decimal(f"{round(score, 3):.3f}")
     assert member.credit_score_updated_at is not None
@@ -30,7 +30,7 @@ def test_save_score_round_trips_numeric_4_3(score):
 def test_save_score_rejects_out_of_range_and_writes_nothing():
     member = MemberFactory()
     with pytest.raises(ValueError):
-        services.save_score(member=member, score=1.2, confidence=0.5, model_version="v")
+        services.score_save(member=member, score=1.2, confidence=0.5, model_version="v")
     member.refresh_from_db()
     assert member.credit_score is None and not AIMetric.objects.exists()
 
@@ -53,12 +53,12 @@ def test_offer_amount_follows_band_and_history(settings):
 def test_credit_alert_carries_score_amount_version_and_is_never_duplicated(django_capture_on_commit_callbacks):
     member = MemberFactory()
     _history(member, 500_000)
-    alert = services.create_credit_alert(member=member, score=0.93, loan_amount=100_000, model_version="v1")
+    alert = services.credit_alert_create(member=member, score=0.93, loan_amount=100_000, model_version="v1")
     assert alert.alert_type == "credit_offer"
     assert alert.payload["score"] == 0.93 and alert.payload["band"] == "A"
     assert alert.payload["offered_amount_xof"] == 100_000 and alert.payload["limit_xof"] == 150_000
     assert alert.payload["model_version"] == "v1"
-    again = services.create_credit_alert(member=member, score=0.95, loan_amount=10_000, model_version="v2")
+    again = services.credit_alert_create(member=member, score=0.95, loan_amount=10_000, model_version="v2")
     assert again.pk == alert.pk
     assert AIAlert.objects.filter(user=member, alert_type="credit_offer").count() == 1
     assert Notification.objects.filter(member=member, kind="loan_offer").count() == 1
@@ -67,8 +67,8 @@ def test_credit_alert_carries_score_amount_version_and_is_never_duplicated(djang
 def test_offer_is_capped_by_history_and_refused_below_band_c():
     member = MemberFactory()
     _history(member, 100_000)
-    assert services.create_credit_alert(member=member, score=0.55, loan_amount=10_000) is None
-    alert = services.create_credit_alert(member=member, score=0.85, loan_amount=1_000_000)
+    assert services.credit_alert_create(member=member, score=0.55, loan_amount=10_000) is None
+    alert = services.credit_alert_create(member=member, score=0.85, loan_amount=1_000_000)
     assert alert.payload["offered_amount_xof"] == 21_000  # 100,000 sats x 0.6 XOF x 0.35
     assert alert.payload["model_version"] == "rules-v1"
 
@@ -76,12 +76,12 @@ def test_offer_is_capped_by_history_and_refused_below_band_c():
 def test_database_refuses_a_second_open_offer_and_the_service_returns_the_winner():
     member = MemberFactory()
     _history(member, 100_000)
-    first = services.create_credit_alert(member=member, score=0.9)
+    first = services.credit_alert_create(member=member, score=0.9)
     with pytest.raises(IntegrityError), transaction.atomic():
         AIAlert.objects.create(user=member, alert_type="credit_offer", payload={})
     # A resolved offer frees the slot for a new one.
     AIAlert.objects.filter(pk=first.pk).update(resolved=True)
-    second = services.create_credit_alert(member=member, score=0.9)
+    second = services.credit_alert_create(member=member, score=0.9)
     assert second.pk != first.pk
 
 

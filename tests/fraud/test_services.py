@@ -6,7 +6,7 @@ import pytest
 
 from alerts.models import AIAlert, AIMetric
 from fraud.detectors import ARRAYS_FILE
-from fraud.services import check_transaction, fraud_checks_run, payment_check, payment_check_stored
+from fraud.services import fraud_checks_run, payment_check, payment_check_stored, transaction_check
 from sunusav.ml.lifecycle import model_version_register
 from sunusav.ml.registry import artifact_path, registry
 from sunusav.models import Payment
@@ -19,12 +19,12 @@ FEATURES_ONLY = {k: v for k, v in SEED_EXAMPLE.items() if k != "user_id"}
 
 
 def test_seed_example_is_held_and_ordinary_allowed(fraud_model):
-    held = check_transaction(features=FEATURES_ONLY)
+    held = transaction_check(features=FEATURES_ONLY)
     assert (held.decision, held.is_fraud, held.fallback) == ("hold", True, False)
     assert held.model_version == fraud_model.version
     assert 0.8 <= held.fraud_score <= 1
     assert {"invoice_burst", "anomaly"} <= {r["id"] for r in held.reasons}
-    allowed = check_transaction(features={k: v for k, v in ORDINARY.items() if k != "user_id"})
+    allowed = transaction_check(features={k: v for k, v in ORDINARY.items() if k != "user_id"})
     assert (allowed.decision, allowed.is_fraud) == ("allow", False)
     assert allowed.fraud_score < 0.5
 
@@ -81,7 +81,7 @@ def test_stored_payment_is_checked_from_its_history(fraud_model):
 
 
 def test_without_model_rules_decide_alone(db):
-    result = check_transaction(features=FEATURES_ONLY)
+    result = transaction_check(features=FEATURES_ONLY)
     assert (result.decision, result.fallback, result.model_version) == ("hold", True, "rules-v1")
     assert "anomaly" not in {r["id"] for r in result.reasons}
     assert registry.status("fraud")["status"] == "degraded"
@@ -97,7 +97,7 @@ def test_corrupt_artifact_falls_back_and_health_is_degraded(fraud_model, setting
     settings.ML_ARTIFACTS_DIR = tmp_path
     (copy / ARRAYS_FILE).write_bytes(b"not the forest")
     registry.invalidate()
-    result = check_transaction(features=FEATURES_ONLY)
+    result = transaction_check(features=FEATURES_ONLY)
     assert result.fallback and result.model_version == "rules-v1" and result.decision == "hold"
     health = fraud_health()
     assert health["status"] == "degraded" and "sha256" in health["error"]
@@ -128,13 +128,13 @@ def test_scoring_failure_applies_the_default_action_and_records_it(fraud_model, 
     assert metric.metric_value is None
     assert metric.meta["default_action_applied"] is True and "TypeError" in metric.meta["error"]
     # The failed model is dropped: the next check is decided by the rules alone.
-    after = check_transaction(features={k: v for k, v in ORDINARY.items() if k != "user_id"})
+    after = transaction_check(features={k: v for k, v in ORDINARY.items() if k != "user_id"})
     assert (after.fallback, after.fraud_score is not None, after.decision) == (True, True, "allow")
 
 
 @pytest.mark.parametrize("with_model", [True, False])
 def test_batch_audit_rows_hold_each_decision_meta(with_model, request, settings, tmp_path):
-    from fraud.services import _metric_meta, check_transactions, fraud_checks_run
+    from fraud.services import _metric_meta, fraud_checks_run, transactions_check
 
     if with_model:
         request.getfixturevalue("fraud_model")
@@ -148,7 +148,7 @@ def test_batch_audit_rows_hold_each_decision_meta(with_model, request, settings,
     fraud_checks_run(items=items, token="tok")
     stored = {m.meta["user_id"]: m for m in AIMetric.objects.filter(metric_key="fraud_check")}
     assert len(stored) == 3
-    for result, item in zip(check_transactions(items=items), items, strict=True):
+    for result, item in zip(transactions_check(items=items), items, strict=True):
         expected = _metric_meta(
             result=result, features=item, payment=None, user_ref=item["user_id"], token="tok", replay=False
         )

@@ -231,7 +231,7 @@ def test_one_failing_hold_does_not_stop_the_sweep(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sweeps_expire_a_hold_once(risk_groups):
-    from tests.backoffice.test_alert_queue import _race
+    from tests.alerts.test_admin import _race
 
     payment = held_invoice(expires_in=dt.timedelta(seconds=-1))
     results = _race([holds_expire for _ in range(4)])
@@ -246,7 +246,7 @@ def test_concurrent_sweeps_expire_a_hold_once(risk_groups):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_analyst_racing_the_sweep_leaves_exactly_one_action(risk_groups, settings):
-    from tests.backoffice.test_alert_queue import _race
+    from tests.alerts.test_admin import _race
 
     settings.HOLD_EXPIRY_DEFAULT = "release"
     payment = held_invoice(expires_in=dt.timedelta(seconds=-1))
@@ -335,7 +335,7 @@ def test_the_schedule_runs_the_real_task_every_minute():
 
 @pytest.mark.parametrize("value, ok", [("release", True), ("reject", True), ("approve", False)])
 def test_hold_expiry_default_is_checked_at_startup(value, ok):
-    from tests.core.test_settings import _import_settings
+    from tests.sunusav.test_settings import _import_settings
 
     result = _import_settings({"HOLD_EXPIRY_DEFAULT": value})
     assert (result.returncode == 0) is ok, result.stderr

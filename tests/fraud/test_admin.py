@@ -179,7 +179,7 @@ def test_viewing_payments_is_not_enough_to_release_them(client):
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_reviews_act_once(risk_groups):
     from fraud.services import PaymentNotHeld, payment_review
-    from tests.backoffice.test_alert_queue import _race
+    from tests.alerts.test_admin import _race
 
     payment = held_payment()
     users = [User.objects.create_user(f"analyste-{i}", password="x", is_staff=True) for i in range(4)]
