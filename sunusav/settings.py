@@ -214,7 +214,9 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sunusav.api.auth.InternalTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["sunusav.api.auth.IsInternalService"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The project's parser on every view (not only those that name it): duplicate keys, deep
+    # nesting and lone surrogates are 400s there, and NaN is refused by field name.
+    "DEFAULT_PARSER_CLASSES": ["sunusav.api.parsers.NumbersNamingJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["sunusav.api.renderers.OrjsonRenderer"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "sunusav.api.errors.exception_handler",
