@@ -1,18 +1,29 @@
-"""Issue 18: bad input is a JSON 400 naming what is wrong, never an HTML 500.
+"""Issue 18: bad input is a JSON 400 (or 411/413) naming what is wrong, never an HTML 500.
 
 Each case below crashed or was misread before: integers past 64 bits, 10,000
 levels of nesting, lone surrogates echoed in errors, duplicate keys,
 upper-case media types, chunked bodies.
 """
 
+import http.client
 import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
 from django.test import Client
 
 from alerts.models import AIMetric
+from sunusav.models import Payment
 from tests.core.test_security import CREDIT, FRAUD, POSTS
+from tests.factories import MemberFactory
+from tests.jobs_support import database_url
+from tests.live_server import ROOT, TOKEN, LiveServer
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +159,108 @@ def test_a_duplicate_key_inside_a_batch_item_is_400(client):
     item = json.dumps(FRAUD)[:-1] + ', "amount_sats": 1}'
     payload = _json_400(_post(client, "/api/fraud/batch-check", '{"items": [' + item + "]}"))
     assert "amount_sats" in payload["detail"]
+
+
+# --- Media types --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", list(POSTS))
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/JSON"])
+def test_media_types_are_case_insensitive_on_every_view(client, url, content_type):
+    lower = _post(client, url, json.dumps(POSTS[url]))
+    other = _post(client, url, json.dumps(POSTS[url]), content_type=content_type)
+    assert lower.status_code != 415
+    assert other.status_code == lower.status_code, (url, other.content)
+    assert other["Content-Type"] == "application/json"
+
+
+def test_other_media_types_are_still_415(client):
+    response = _post(client, "/api/fraud/check", json.dumps(FRAUD), content_type="text/plain")
+    assert response.status_code == 415 and response["Content-Type"] == "application/json"
+
+
+# --- Chunked bodies, over real HTTP ------------------------------------------------------------------
+
+
+def _chunked_post(base_url: str, path: str, body: bytes, chunk: int = 1000) -> tuple[int, dict]:
+    """POST `body` with Transfer-Encoding: chunked and no Content-Length; return status and JSON."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("X-Internal-Token", TOKEN)
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for start in range(0, len(body), chunk):
+            piece = body[start : start + chunk]
+            connection.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        connection.send(b"0\r\n\r\n")
+        response = connection.getresponse()
+        raw = response.read()
+        assert response.getheader("Content-Type", "").startswith("application/json"), raw[:200]
+        return response.status, json.loads(raw)
+    finally:
+        connection.close()
+
+
+class GunicornServer(LiveServer):
+    """The production server (gunicorn, one sync worker) instead of runserver: it decodes chunked bodies."""
+
+    def start(self, timeout: float = 60) -> "GunicornServer":
+        self.log_path = ROOT / "var" / f"gunicorn-test-{self.port}.log"
+        self.log_path.parent.mkdir(exist_ok=True)
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        env = {
+            **self.env,
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.log_path.parent / f"gunicorn-test-{self.port}-prometheus"),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/api/schema/", timeout=2).read()
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not answer in time")
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.log_path.parent / f"gunicorn-test-{self.port}-prometheus", ignore_errors=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_bodies_are_read_by_gunicorn_up_to_the_limit():
+    member = MemberFactory()
+    payment_id = str(uuid.uuid4())
+    event = {"payment_id": payment_id, "user_id": str(member.pk), "amount_sats": 5_000}
+    with GunicornServer(database_url=database_url(), env={"API_MAX_BODY_BYTES": "20000"}) as server:
+        status, body = _chunked_post(server.url, "/api/fraud/check", json.dumps(FRAUD).encode(), chunk=7)
+        assert status == 200 and body["decision"] in {"allow", "review", "hold"}, body
+        status, body = _chunked_post(server.url, "/api/events/payment", json.dumps(event).encode())
+        assert status == 200 and body["payment_id"] == payment_id, body
+        too_big = json.dumps({"items": [FRAUD] * 200}).encode()
+        assert len(too_big) > 20_000
+        status, body = _chunked_post(server.url, "/api/fraud/batch-check", too_big)
+        assert (status, body["code"]) == (413, "request_too_large")
+    assert Payment.objects.filter(pk=payment_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_bodies_on_a_server_that_cannot_read_them_are_411_json():
+    with LiveServer(database_url=database_url()) as server:
+        status, body = _chunked_post(server.url, "/api/fraud/check", json.dumps(FRAUD).encode())
+    assert (status, body["code"]) == (411, "length_required")
