@@ -6,6 +6,7 @@ django-q2's ORM broker, the local-memory-free database cache and a development
 secret. Production differs only by environment variables.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -120,11 +121,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and queues -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a cache call may wait for Redis: a partitioned network must not hold
+# a request for the OS's connect timeout (minutes). Nothing on the request path
+# needs the cache to decide (sunusav/api/cache_guard.py), so failing fast is safe.
+REDIS_CACHE_TIMEOUT = env.float("REDIS_CACHE_TIMEOUT", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_CACHE_TIMEOUT, "socket_timeout": REDIS_CACHE_TIMEOUT},
         }
     }
 else:
@@ -302,10 +308,13 @@ CREDIT_STALE_DAYS = env.int("CREDIT_STALE_DAYS", default=7)
 # --- end Credit -------------------------------------------------------------------------
 
 # --- Security and limits (issue 7) ----------------------------------------------------
-# Per-token fixed-window limit on the shared cache (sunusav/api/throttling.py):
+# Per-token sliding-window limit on the shared cache (sunusav/api/throttling.py):
 # "N/s", "N/min", "N/h"; empty disables it. The default (3,000 a second per
 # token) sits well above the fraud check's 1,000 requests/s target.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="180000/min")
+# While the shared cache is down each web worker enforces the rate divided by
+# this alone (gunicorn's WEB_CONCURRENCY, as gunicorn.conf.py reads it).
+API_THROTTLE_WORKERS = env.int("WEB_CONCURRENCY", default=os.cpu_count() or 1)
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["sunusav.api.throttling.InternalTokenRateThrottle"]
 # Largest request body (bytes): 413 JSON past it on /api/. A full batch of 1,000
 # items is ~250 kB.
