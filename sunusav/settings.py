@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "sunusav.api.middleware.BrowserAuthenticationMiddleware",
     "sunusav.api.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A page that needs the shared cache while it is down answers a French 503, not a 500.
+    "sunusav.middleware.CacheOutagePageMiddleware",
 ]
 
 ROOT_URLCONF = "sunusav.urls"

@@ -116,6 +116,7 @@ def cache_redis(settings, tmp_path):
     """Point the cache at a private, running Redis (as REDIS_URL does); stop it with `.stop()`."""
     from axes.handlers.proxy import AxesProxyHandler
 
+    from sunusav import health
     from sunusav.api.throttling import throttle_reset
 
     server = PrivateRedis(tmp_path).start()
@@ -128,9 +129,11 @@ def cache_redis(settings, tmp_path):
     }
     AxesProxyHandler.get_implementation(force=True)  # axes keeps the cache it started with
     throttle_reset()
+    health._CACHE.reset()
     yield server
     server.stop()
     throttle_reset()
+    health._CACHE.reset()
     AxesProxyHandler.implementation = None  # the next user builds it on the restored cache
 
 
@@ -210,3 +213,67 @@ def test_the_throttle_uses_the_cache_again_once_redis_is_back(settings, cache_re
     # Both requests are in the shared counter now (the one admitted during the outage was pushed too).
     (key,) = [k for k in redis.from_url(cache_redis.url).keys("*") if b"throttle:" in k]
     assert int(redis.from_url(cache_redis.url).get(key)) == 2
+
+
+def test_health_reports_the_cache_down_but_still_answers(cache_redis):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    assert client.get("/health").json()["cache"] == "ok"
+    cache_redis.stop()
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded" and body["cache"] == "down"
+
+
+def test_an_api_view_that_needs_the_cache_answers_503_json(cache_redis):
+    from django.core.cache import cache
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    class NeedsTheCache(APIView):
+        authentication_classes: list = []
+        permission_classes: list = []
+
+        def get(self, request):
+            return Response({"value": cache.get("k")})
+
+    cache_redis.stop()
+    response = NeedsTheCache.as_view()(APIRequestFactory().get("/api/needs-the-cache"))
+    response.render()
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("application/json")
+    assert response.data["code"] == "cache_unavailable" and response["Retry-After"]
+
+
+def test_admin_login_refuses_cleanly_in_french_when_axes_cannot_reach_the_cache(
+    settings, cache_redis, django_user_model
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    django_user_model.objects.create_user("analyste-r", password="right-password-123", is_staff=True)
+    client = Client(raise_request_exception=False)
+    url = reverse("admin:login")
+    assert client.get(url).status_code == 200  # the form itself needs no cache
+    cache_redis.stop()
+    response = client.post(url, {"username": "analyste-r", "password": "right-password-123"})
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "La connexion est impossible pour le moment" in page and 'lang="fr"' in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_open_back_office_session_keeps_working_while_the_cache_is_down(settings, cache_redis, django_user_model):
+    from django.test import Client
+
+    user = django_user_model.objects.create_superuser("admin-r", "a@example.sn", "pw-admin-r-2026")
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    cache_redis.stop()
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/sunusav/member/").status_code == 200
