@@ -1,4 +1,4 @@
-"""Project middleware: observability (request id, timer, log line), clean pages when the shared cache is down."""
+"""Project middleware: observability (request id, timer, log line), the back-office's CSP, clean pages when the cache is down."""
 
 from __future__ import annotations
 
@@ -73,6 +73,28 @@ class ObservabilityMiddleware:
             stages.mark("answer")
             extra["stages_us"] = stages.us
         logger.log(logging.DEBUG if view in QUIET_VIEWS else logging.INFO, "request", extra=extra)
+
+
+# --- Back-office security ------------------------------------------------------------------
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send settings.CONTENT_SECURITY_POLICY with every answer outside /api/ (the admin and back-office pages).
+
+    The API answers JSON to a service, not pages to a browser; and /api/docs/
+    (drf-spectacular's Swagger UI) starts with an inline script this policy
+    would block.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if policy and not request.path_info.startswith("/api/") and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
+        return response
 
 
 # --- Shared cache down -----------------------------------------------------------------------

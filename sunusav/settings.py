@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so every page gets the header, whichever middleware answered it.
+    "sunusav.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The browser-only middleware let /api/ requests straight through
     # (sunusav/api/middleware.py): the API authenticates by token and answers JSON.
@@ -358,6 +360,24 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # Accounts, not addresses, are locked: behind the proxy every analyst shares
 # one address, and an address lock would shut the whole team out.
 SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+
+# Content-Security-Policy of every page outside /api/ (sunusav.middleware): scripts,
+# styles, images and fonts from this site only (no CDN: the admin and Swagger's
+# assets are served by whitenoise), no plugins, forms posting here only, never
+# framed. No template has an inline script. Styles also allow 'unsafe-inline':
+# several admin templates still carry <style> blocks and style="" attributes
+# (templates/admin/sunusav/member/change_form.html, tontine/change_form.html,
+# modelversion/detail.html, heldpayment/{change_list,change_form,review_confirmation}.html,
+# templates/admin/alerts/aialert/{change_list,change_form,resolve_confirmation}.html);
+# once they move to sunusav/static/backoffice/backoffice.css, drop it.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+)
 
 if not DEBUG:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see above).
