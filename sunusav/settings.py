@@ -350,6 +350,8 @@ SPECTACULAR_SETTINGS = {
 # AXES_FAILURE_LIMIT failed logins, for AXES_COOLOFF_HOURS, in every process.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# When axes locks a username, that user's open sessions end too (a startup hook: no cost per request).
+MIDDLEWARE.append("sunusav.middleware.LockedOutSessionsMiddleware")
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
