@@ -12,9 +12,8 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
 
 from sunusav import metrics, timings
 from sunusav.api.cache_guard import CACHE_ERRORS, REDIS_DOWN_ERRORS
@@ -205,19 +204,18 @@ class CacheOutagePageMiddleware:
                 status=503,
                 headers={"Retry-After": "5"},
             )
+        # French only for now: these strings are not in the catalog yet (locale/ is updated
+        # separately); once they are, wrap them in gettext() and locale/en gives the English.
         if view == "admin:login":
-            message = _(
+            message = (
                 "La connexion est impossible pour le moment : le service qui protège les comptes "
                 "contre les essais de mots de passe ne répond pas. Réessayez dans quelques minutes."
             )
         else:
-            message = _(
+            message = (
                 "Cette page a besoin d'un service qui ne répond pas pour le moment (le cache partagé). "
                 "Réessayez dans quelques minutes."
             )
-        title = _("Service momentanément indisponible")
-        html = format_html(
-            _OUTAGE_PAGE, translation.get_language() or settings.LANGUAGE_CODE, title, title, message,
-            request.get_full_path(), _("Réessayer"),
-        )  # fmt: skip
+        title = "Service momentanément indisponible"
+        html = format_html(_OUTAGE_PAGE, "fr", title, title, message, request.get_full_path(), "Réessayer")
         return HttpResponse(html, status=503, content_type="text/html; charset=utf-8", headers={"Retry-After": "30"})
