@@ -20,8 +20,7 @@ others' requests at most a chunk late, so a window admits at most
 `limit + processes * chunk` requests (exact for small limits, where chunk is
 1). With its first push in a window, a process also adds what it had left of
 the previous window and learns that window's total, which weighs on this
-one: one more cache call per window.
-The point is the cost: one database-cache `incr` is a get plus a set
+one: one more cache call per window. The point is the cost: one database-cache `incr` is a get plus a set
 (~0.3-0.5 ms on SQLite, more on PostgreSQL), most of the fraud check's 1 ms
 budget; DRF's `SimpleRateThrottle` rewrites a list of timestamps per request
 and costs more still (benchmarks/bench_throttle.py). Batched, the throttle
