@@ -17,7 +17,6 @@ from credit.serializers import (
     CycleCompletedOutputSerializer,
     MemberScoreOutputSerializer,
 )
-from sunusav.api.parsers import NumbersNamingJSONParser
 from sunusav.api.schema import ERRORS, READ_ERRORS
 from sunusav.models import Tontine
 
@@ -28,8 +27,6 @@ def _output(user_id: str, prediction) -> dict:
 
 class CreditPredictApi(APIView):
     """Score one member's features; the answer is audited in `ai_metrics`."""
-
-    parser_classes = [NumbersNamingJSONParser]
 
     @extend_schema(request=CreditFeaturesInputSerializer, responses={200: CreditPredictionOutputSerializer, **ERRORS})
     def post(self, request):
@@ -43,8 +40,6 @@ class CreditPredictApi(APIView):
 
 class CreditBatchPredictApi(APIView):
     """Score up to API_BATCH_LIMIT items; results in the same order."""
-
-    parser_classes = [NumbersNamingJSONParser]
 
     @extend_schema(
         request=CreditBatchInputSerializer,

@@ -20,6 +20,12 @@ _FLOATS = ("tontine_contributions", "mobile_tx_volume", "avg_payment_delay_days"
 _INTS = ("contributions_count", "community_endorsements")
 _FIELDS = frozenset(("user_id", "punctuality_rate", *_FLOATS, *_INTS))
 _USER_ID_MAX = 64
+# Counts far above any real member's (a contribution a day in 2,700 tontines for
+# a year; endorsements from a million members), well inside 64 bits: past them
+# an input is a mistake or an attack, and the answer is a 400 naming the field.
+_COUNT_MAX = 1_000_000
+# Past 2**53 an integer is not exactly a float: the fast path leaves it to DRF.
+_MAX_EXACT_INT = 2**53
 
 
 def _plain_item(data) -> dict | None:
@@ -37,14 +43,19 @@ def _plain_item(data) -> dict | None:
     out = {"user_id": user_id}
     for name in (*_FLOATS, "punctuality_rate"):
         value = data[name]
-        if type(value) not in (int, float) or value < 0 or not math.isfinite(min(value, math.inf)):
+        kind = type(value)
+        if kind is int:
+            # Any int compares below math.inf, yet float(10**400) overflows.
+            if not 0 <= value <= _MAX_EXACT_INT:
+                return None
+        elif kind is not float or not 0 <= value < math.inf:  # NaN fails the comparison
             return None
         out[name] = float(value)
     if out["punctuality_rate"] > 1:
         return None
     for name in _INTS:
         value = data[name]
-        if type(value) is not int or value < 0:
+        if type(value) is not int or not 0 <= value <= _COUNT_MAX:
             return None
         out[name] = value
     return out
@@ -56,10 +67,16 @@ class CreditFeaturesInputSerializer(StrictSerializer):
     user_id = StrictCharField(max_length=_USER_ID_MAX, allow_blank=False)
     tontine_contributions = StrictFloatField(min_value=0)
     punctuality_rate = StrictFloatField(min_value=0, max_value=1)
-    contributions_count = StrictIntegerField(min_value=0)
+    contributions_count = StrictIntegerField(
+        min_value=0,
+        max_value=_COUNT_MAX,
+        help_text=f"Paid contributions in the feature window (at most {_COUNT_MAX:,}).",
+    )
     mobile_tx_volume = StrictFloatField(min_value=0)
     avg_payment_delay_days = StrictFloatField(min_value=0)
-    community_endorsements = StrictIntegerField(min_value=0)
+    community_endorsements = StrictIntegerField(
+        min_value=0, max_value=_COUNT_MAX, help_text=f"Community endorsements (at most {_COUNT_MAX:,})."
+    )
 
     def run_validation(self, data=empty):
         plain = _plain_item(data)

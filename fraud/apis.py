@@ -23,7 +23,6 @@ from fraud.services import (
     fraud_checks_run,
     payment_event_process,
 )
-from sunusav.api.parsers import NumbersNamingJSONParser
 from sunusav.api.renderers import OrjsonRenderer
 from sunusav.api.schema import CONFLICT, ERRORS, READ_ERRORS
 from sunusav.models import Member
@@ -33,7 +32,8 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
     """Answer JSON without weighing the Accept header: these APIs speak nothing else (~40 us a call)."""
 
     def select_parser(self, request, parsers):
-        return parsers[0] if request.content_type.split(";")[0].strip() == parsers[0].media_type else None
+        media_type = request.content_type.split(";")[0].strip().lower()  # media types are case-insensitive
+        return parsers[0] if media_type == parsers[0].media_type else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -42,7 +42,6 @@ class JSONOnlyNegotiation(BaseContentNegotiation):
 class FraudCheckApi(APIView):
     """POST /api/fraud/check: decide on one payment (and hold it when `payment_id` names one)."""
 
-    parser_classes = [NumbersNamingJSONParser]
     renderer_classes = [OrjsonRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
@@ -63,7 +62,6 @@ class FraudCheckApi(APIView):
 class FraudBatchCheckApi(APIView):
     """POST /api/fraud/batch-check: decide on up to API_BATCH_LIMIT payments, results in order."""
 
-    parser_classes = [NumbersNamingJSONParser]
     renderer_classes = [OrjsonRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 

@@ -6,6 +6,7 @@ django-q2's ORM broker, the local-memory-free database cache and a development
 secret. Production differs only by environment variables.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so every page gets the header, whichever middleware answered it.
+    "sunusav.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # The browser-only middleware let /api/ requests straight through
     # (sunusav/api/middleware.py): the API authenticates by token and answers JSON.
@@ -71,6 +74,8 @@ MIDDLEWARE = [
     "sunusav.api.middleware.BrowserAuthenticationMiddleware",
     "sunusav.api.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A page that needs the shared cache while it is down answers a French 503, not a 500.
+    "sunusav.middleware.CacheOutagePageMiddleware",
 ]
 
 ROOT_URLCONF = "sunusav.urls"
@@ -121,11 +126,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and queues -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a cache call may wait for Redis: a partitioned network must not hold
+# a request for the OS's connect timeout (minutes). Nothing on the request path
+# needs the cache to decide (sunusav/api/cache_guard.py), so failing fast is safe.
+REDIS_CACHE_TIMEOUT = env.float("REDIS_CACHE_TIMEOUT", default=0.5)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_CACHE_TIMEOUT, "socket_timeout": REDIS_CACHE_TIMEOUT},
         }
     }
 else:
@@ -215,7 +225,9 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sunusav.api.auth.InternalTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["sunusav.api.auth.IsInternalService"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The project's parser on every view (not only those that name it): duplicate keys, deep
+    # nesting and lone surrogates are 400s there, and NaN is refused by field name.
+    "DEFAULT_PARSER_CLASSES": ["sunusav.api.parsers.NumbersNamingJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["sunusav.api.renderers.OrjsonRenderer"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "sunusav.api.errors.exception_handler",
@@ -301,10 +313,13 @@ CREDIT_STALE_DAYS = env.int("CREDIT_STALE_DAYS", default=7)
 # --- end Credit -------------------------------------------------------------------------
 
 # --- Security and limits (issue 7) ----------------------------------------------------
-# Per-token fixed-window limit on the shared cache (sunusav/api/throttling.py):
+# Per-token sliding-window limit on the shared cache (sunusav/api/throttling.py):
 # "N/s", "N/min", "N/h"; empty disables it. The default (3,000 a second per
 # token) sits well above the fraud check's 1,000 requests/s target.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="180000/min")
+# While the shared cache is down each web worker enforces the rate divided by
+# this alone (gunicorn's WEB_CONCURRENCY, as gunicorn.conf.py reads it).
+API_THROTTLE_WORKERS = env.int("WEB_CONCURRENCY", default=os.cpu_count() or 1)
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["sunusav.api.throttling.InternalTokenRateThrottle"]
 # Largest request body (bytes): 413 JSON past it on /api/. A full batch of 1,000
 # items is ~250 kB.
@@ -336,6 +351,7 @@ SPECTACULAR_SETTINGS = {
 # AXES_FAILURE_LIMIT failed logins, for AXES_COOLOFF_HOURS, in every process.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# When axes locks a username, that user's open sessions end too (sunusav.sessions, connected in SunusavConfig.ready).
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
@@ -346,6 +362,24 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # Accounts, not addresses, are locked: behind the proxy every analyst shares
 # one address, and an address lock would shut the whole team out.
 SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+
+# Content-Security-Policy of every page outside /api/ (sunusav.middleware): scripts,
+# styles, images and fonts from this site only (no CDN: the admin and Swagger's
+# assets are served by whitenoise), no plugins, forms posting here only, never
+# framed. No template has an inline script. Styles also allow 'unsafe-inline':
+# several admin templates still carry <style> blocks and style="" attributes
+# (templates/admin/sunusav/member/change_form.html, tontine/change_form.html,
+# modelversion/detail.html, heldpayment/{change_list,change_form,review_confirmation}.html,
+# templates/admin/alerts/aialert/{change_list,change_form,resolve_confirmation}.html);
+# once they move to sunusav/static/backoffice/backoffice.css, drop it.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+)
 
 if not DEBUG:
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see above).

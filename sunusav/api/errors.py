@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from sunusav.api.cache_guard import CACHE_ERRORS, REDIS_DOWN_ERRORS
 from sunusav.api.middleware import too_large_response
 from sunusav.queues import QueueUnavailable
 
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    """Return DRF's answer, a 413 JSON body past the size limit, or a 503 when the database is unreachable."""
+    """Return DRF's answer, a 413 JSON body past the size limit, or a 503 when the database or cache is unreachable."""
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
@@ -25,6 +26,15 @@ def exception_handler(exc, context):
         logger.error("queue unavailable: %s", exc)
         return Response(
             {"detail": "Service temporarily unavailable (job queue).", "code": "queue_unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, REDIS_DOWN_ERRORS):
+        # Only a view that truly needs the shared cache gets here: decisions do not (the throttle fails open).
+        CACHE_ERRORS.labels("api").inc()
+        logger.warning("cache unavailable: %s", type(exc).__name__)
+        return Response(
+            {"detail": "Service temporarily unavailable (cache).", "code": "cache_unavailable"},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )

@@ -1,6 +1,9 @@
-"""Refuse oversized API bodies before anything reads them."""
+"""The API's request plumbing, before anything reads a body: size limit, chunked bodies, media types."""
+
+import io
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
 
@@ -15,26 +18,83 @@ def too_large_response() -> JsonResponse:
     )
 
 
+def length_required_response() -> JsonResponse:
+    """Return the 411 JSON answer for a chunked body this server cannot read."""
+    return JsonResponse(
+        {
+            "detail": "Length required: this server cannot read a chunked body; send a Content-Length.",
+            "code": "length_required",
+        },
+        status=411,
+    )
+
+
+def _lowercase_media_type(meta: dict) -> None:
+    """Lower-case the media type of Content-Type (RFC 9110: case-insensitive), keeping its parameters.
+
+    DRF matches parsers against the raw header, so `APPLICATION/JSON` was a
+    415 on views with a strict negotiation and accepted on others.
+    """
+    content_type = meta.get("CONTENT_TYPE")
+    if content_type:
+        media_type, semicolon, parameters = content_type.partition(";")
+        if not media_type.islower():
+            meta["CONTENT_TYPE"] = media_type.strip().lower() + semicolon + parameters
+
+
+def _read_chunked(request, limit: int | None) -> JsonResponse | None:
+    """Read a chunked body into the request, or return the 411/413 answer.
+
+    Django reads exactly CONTENT_LENGTH bytes, so without one the body was
+    silently empty (400 "field required"). A server that decodes chunked
+    bodies says so with `wsgi.input_terminated` (gunicorn does); there the
+    body is read, up to the size limit. Others (runserver) get a 411.
+    """
+    if not request.META.get("wsgi.input_terminated"):
+        return length_required_response()
+    stream = request.META["wsgi.input"]
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(65_536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return too_large_response()
+    body = b"".join(chunks)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    request._stream = LimitedStream(io.BytesIO(body), len(body))
+    return None
+
+
 class ApiBodySizeLimitMiddleware:
-    """Answer 413 JSON to /api/ requests whose declared body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """Prepare /api/ request bodies: 413 JSON past DATA_UPLOAD_MAX_MEMORY_SIZE, chunked bodies read, media types lower-cased.
 
     DRF's parsers read the request stream directly, bypassing the size check
     Django applies to `request.body`, so the limit is enforced here, from the
-    Content-Length, before a byte is read.
+    Content-Length, before a byte is read (and while reading a chunked body).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and request.path_info.startswith("/api/"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > limit:
-                return too_large_response()
+        if request.path_info.startswith("/api/"):
+            meta = request.META
+            _lowercase_media_type(meta)
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+                refused = _read_chunked(request, limit)
+                if refused is not None:
+                    return refused
+            elif limit is not None:
+                try:
+                    length = int(meta.get("CONTENT_LENGTH") or 0)
+                except ValueError:
+                    length = 0
+                if length > limit:
+                    return too_large_response()
         return self.get_response(request)
 
 

@@ -2,6 +2,10 @@
 
 Bad input gets a 400 naming the field: unknown fields, strings where numbers
 belong, booleans posing as numbers, NaN and infinities, values out of range.
+Every integer is bounded: a field with a meaning declares its own range, and
+any other stays within a signed 64-bit integer (what orjson, PostgreSQL's
+bigint and SQLite store), so no integer can pass validation and break the
+audit write later.
 """
 
 import math
@@ -9,11 +13,22 @@ import math
 from django.conf import settings
 from rest_framework import serializers
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 class StrictIntegerField(serializers.IntegerField):
-    """An integer that must arrive as a JSON integer (not a string, float or bool)."""
+    """An integer that must arrive as a JSON integer (not a string, float or bool).
+
+    Unless the field says otherwise, it lies in [INT64_MIN, INT64_MAX] (the
+    bounds show in the OpenAPI schema as `minimum`/`maximum`).
+    """
 
     default_error_messages = {"type": "Must be a JSON integer."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", INT64_MIN)
+        kwargs.setdefault("max_value", INT64_MAX)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):

@@ -47,7 +47,8 @@ def test_public_health_needs_no_token():
     assert response.status_code == 200
     body = response.json()
     assert body["status"] in {"ok", "degraded"}
-    assert set(body) == {"status", "models"}
+    assert set(body) == {"status", "cache", "models"}
+    assert body["cache"] == "ok"
 
 
 def test_strict_float_refuses_an_integer_beyond_any_float():

@@ -29,3 +29,14 @@ def test_same_values_as_drf():
 
 def test_nothing_renders_empty():
     assert OrjsonRenderer().render(None) == b""
+
+
+def test_lone_surrogates_in_echoed_input_render_as_replacement_characters():
+    """An error naming a bad key must not become a 500: orjson refuses lone surrogates, the renderer replaces them."""
+    from rest_framework.exceptions import ErrorDetail
+
+    data = {"\ud800": [ErrorDetail("Unknown field.", code="unknown")], "kind": ["«\udfff» is not a valid choice."]}
+    body = OrjsonRenderer().render(data)
+    assert json.loads(body) == {"\ufffd": ["Unknown field."], "kind": ["«\ufffd» is not a valid choice."]}
+    # A valid pair stays the one character it encodes.
+    assert json.loads(OrjsonRenderer().render({"x": "\U0001f600", "y": "\ud800"})) == {"x": "\U0001f600", "y": "\ufffd"}

@@ -148,7 +148,9 @@ def test_throttle_is_per_token_with_429_and_retry_after(settings):
     ]
     assert codes == [200, 200, 200, 429]
     refused = client.get("/api/fraud/health", HTTP_X_INTERNAL_TOKEN=settings.AI_INTERNAL_TOKENS[0])
-    assert refused["Content-Type"] == "application/json" and 1 <= int(refused["Retry-After"]) <= 60
+    # Sliding window: when this minute is full, a request fits again once the next minute has
+    # begun and this one weighs less (here 20 s into it), so the wait may exceed the minute.
+    assert refused["Content-Type"] == "application/json" and 1 <= int(refused["Retry-After"]) <= 2 * 60
     assert "throttled" in json.dumps(refused.json()).lower() or "detail" in refused.json()
     # Another token has its own budget.
     assert client.get("/api/fraud/health", HTTP_X_INTERNAL_TOKEN=settings.AI_INTERNAL_TOKENS[1]).status_code == 200
