@@ -128,7 +128,7 @@ def _function_local_project_imports(path: Path) -> list[str]:
 def _in_commented_block(lines: list[str], lineno: int) -> bool:
     """Whether the import belongs to a run of imports headed by a comment (an AppConfig.ready())."""
     i = lineno - 2
-    while i >= 0 and lines[i].strip().startswith(("from ", "import ")):
+    while i >= 0 and (not lines[i].strip() or lines[i].strip().startswith(("from ", "import "))):
         i -= 1
     return i >= 0 and lines[i].strip().startswith("#")
 

@@ -17,14 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def _fast_logins(settings):
     from django.core.cache import cache
 
-    from sunusav import middleware
+    from sunusav import sessions
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # axes' failed attempts live there
-    middleware._ENDED_RECENTLY.clear()  # each test locks the same username again
+    sessions._ENDED_RECENTLY.clear()  # each test locks the same username again
     yield
     cache.clear()
-    middleware._ENDED_RECENTLY.clear()
+    sessions._ENDED_RECENTLY.clear()
 
 
 def _directives(header: str) -> dict[str, list[str]]:
