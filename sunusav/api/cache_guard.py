@@ -79,3 +79,43 @@ class CacheOutage:
         """Forget any outage (tests)."""
         self.down_since = None
         self._retry_at = 0.0
+
+
+class TolerantCache:
+    """The shared cache for callers that only use it to go faster (the dashboard's figures).
+
+    A call while the cache is down counts and logs as `CacheOutage` does and
+    behaves as a miss (reads) or does nothing (writes): the caller computes
+    the figures again instead of showing an error page.
+    """
+
+    def __init__(self, component: str):
+        self.outage = CacheOutage(component)
+
+    def _call(self, method: str, *args, default=None):
+        from django.core.cache import cache  # the configured cache at call time (tests swap it)
+
+        if not self.outage.available():
+            return default
+        try:
+            result = getattr(cache, method)(*args)
+        except REDIS_DOWN_ERRORS as exc:
+            self.outage.failed(exc)
+            return default
+        self.outage.succeeded()
+        return result
+
+    def get(self, key: str):
+        return self._call("get", key)
+
+    def get_many(self, keys: list[str]) -> dict:
+        return self._call("get_many", keys, default={})
+
+    def set(self, key: str, value, timeout: float) -> None:
+        self._call("set", key, value, timeout)
+
+    def set_many(self, values: dict, timeout: float) -> None:
+        self._call("set_many", values, timeout)
+
+    def delete_many(self, keys: list[str]) -> None:
+        self._call("delete_many", keys)
