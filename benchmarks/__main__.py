@@ -23,6 +23,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.common import FIGURES_HEADING, join_sections, splice_sections, split_sections
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,47 +62,8 @@ def _fmt(value, digits=3):
 
 # Run first, and their tables come first in the output and in docs/PERFORMANCE.md.
 FIRST = ["http_compare"]
-FIGURES_HEADING = "All figures"
 # Sections no `make bench` module writes (e.g. `profile --docs "Profile before"`): a full run keeps them.
 KEPT_PREFIX = "Profile"
-
-
-def split_sections(text: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Return (lines before the first `## ` heading, [(heading, its lines without the heading line)])."""
-    preamble: list[str] = []
-    sections: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        if line.startswith("## "):
-            sections.append((line[3:].strip(), []))
-        elif sections:
-            sections[-1][1].append(line)
-        else:
-            preamble.append(line)
-    return preamble, sections
-
-
-def join_sections(preamble: list[str], sections: list[tuple[str, list[str]]]) -> str:
-    lines = list(preamble)
-    for heading, body in sections:
-        lines += [f"## {heading}", *body]
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def splice_sections(path: Path, new: list[tuple[str, list[str]]], *, top: bool = True) -> None:
-    """Put `new` sections into the Markdown file at `path`, each replacing the one with its heading.
-
-    A section not there yet goes before the others (`top`) or after them.
-    """
-    preamble, sections = split_sections(path.read_text()) if path.exists() else (["# Performance report", ""], [])
-    headings = [h for h, _ in sections]
-    fresh = []
-    for heading, body in new:
-        if heading in headings:
-            sections[headings.index(heading)] = (heading, body)
-        else:
-            fresh.append((heading, body))
-    sections = fresh + sections if top else sections + fresh
-    path.write_text(join_sections(preamble, sections))
 
 
 def _section(lines: list[str]) -> tuple[str, list[str]]:
