@@ -261,7 +261,7 @@ class RoundTrips:
     Counted in psycopg, not with `connection.execute_wrapper`: Django's own
     statements bypass the wrappers (the CONN_HEALTH_CHECKS `SELECT 1` before a
     request's first query), and psycopg sends a BEGIN of its own before the
-    first statement of a transaction. A pipelined `executemany` counts once.
+    first statement of a transaction. A pipelined `executemany` and a COPY count once.
     """
 
     def __init__(self):
@@ -278,6 +278,7 @@ class RoundTrips:
         self._saved = [
             (psycopg.Cursor, "execute", psycopg.Cursor.execute),
             (psycopg.Cursor, "executemany", psycopg.Cursor.executemany),
+            (psycopg.Cursor, "copy", psycopg.Cursor.copy),
             (psycopg.Connection, "commit", psycopg.Connection.commit),
             (psycopg.Connection, "rollback", psycopg.Connection.rollback),
             (redis.client.Redis, "execute_command", redis.client.Redis.execute_command),
@@ -323,6 +324,7 @@ class RoundTrips:
 
         psycopg.Cursor.execute = statement("execute")
         psycopg.Cursor.executemany = statement("executemany")
+        psycopg.Cursor.copy = statement("copy")
         psycopg.Connection.commit = end("commit")
         psycopg.Connection.rollback = end("rollback")
         redis.client.Redis.execute_command = redis_call(redis.client.Redis, "execute_command")
@@ -406,6 +408,22 @@ def _quiet_console() -> None:
             handler.setStream(sink)
 
 
+def _with_uuids(body: dict) -> dict:
+    if "items" in body:
+        return {"items": [{**item, "user_id": str(uuid.uuid4())} for item in body["items"]]}
+    return {**body, "user_id": str(uuid.uuid4())}
+
+
+def batch_endpoints() -> list[tuple[str, str, dict]]:
+    """The 1,000-item batches the HTTP comparison sends (its generators, so both measure the same bodies)."""
+    from benchmarks.bench_http_compare import credit_items, fraud_items
+
+    return [
+        ("POST /api/fraud/batch-check, 1,000 items", "/api/fraud/batch-check", {"items": fraud_items()}),
+        ("POST /api/credit/batch-predict, 1,000 items", "/api/credit/batch-predict", {"items": credit_items()}),
+    ]
+
+
 def profile_endpoint(label: str, path: str, body: dict, *, n: int, warmup: int, top: int) -> dict:
     """Measure one endpoint: un-profiled timing and stages, round trips, then the cProfile breakdown."""
     call = wsgi_caller(path, json.dumps(body).encode(), TOKEN)
@@ -419,13 +437,14 @@ def profile_endpoint(label: str, path: str, body: dict, *, n: int, warmup: int, 
         timing = time_calls(call, n=n, warmup=0)
     finally:
         request_logger.removeHandler(stage_log)
+    trips_n = min(200, n)
     with RoundTrips() as trips:
-        for _ in range(200):
+        for _ in range(trips_n):
             call()
     # The seed's user_id is no UUID, so no member is looked up; the backend sends members' UUIDs.
-    as_member = wsgi_caller(path, json.dumps({**body, "user_id": str(uuid.uuid4())}).encode(), TOKEN)
+    as_member = wsgi_caller(path, json.dumps(_with_uuids(body)).encode(), TOKEN)
     with RoundTrips() as member_trips:
-        for _ in range(200):
+        for _ in range(trips_n):
             as_member()
     profiler = cProfile.Profile()
     profiler.enable()
@@ -439,17 +458,30 @@ def profile_endpoint(label: str, path: str, body: dict, *, n: int, warmup: int, 
         "p50": timing["p50"],
         "p99": timing["p99"],
         "stages_us": stage_log.medians(),
-        "round_trips": trips.per_call(200),
-        "round_trips_uuid": member_trips.per_call(200),
+        "round_trips": trips.per_call(trips_n),
+        "round_trips_uuid": member_trips.per_call(trips_n),
         **breakdown(stats, n, top=top),
     }
+
+
+def round_trip_ms(n: int = 500) -> dict | None:
+    """Time one PostgreSQL round trip (`SELECT 1` on the request's own connection): the unit of the writes' cost."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    raw = connection.connection
+    return time_calls(lambda: raw.execute("SELECT 1").fetchone(), n=n, warmup=50)
 
 
 def markdown(results: list[dict], *, title: str, context: dict) -> list[str]:
     lines = [
         f"## {title}",
         "",
-        f"Measured {context['date']} by `python -m benchmarks profile --n {context['n']}`: Django's WSGI handler "
+        f"Measured {context['date']} by `python -m benchmarks profile --n {context['n']}"
+        + (f" --batch {context['batch']}" if context.get("batch") else "")
+        + "`: Django's WSGI handler "
         "in-process, called with a raw WSGI environ as gunicorn calls it, production settings (DEBUG off, "
         f"{context['database']}, Prometheus multiprocess mode, JSON request log formatted then discarded), "
         f"{context['n']:,} calls an endpoint under cProfile after {context['warmup']} warm-up calls. Load average "
@@ -460,18 +492,25 @@ def markdown(results: list[dict], *, title: str, context: dict) -> list[str]:
         "JSON encoding.",
         "",
     ]
+    if context.get("round_trip"):
+        rtt = context["round_trip"]
+        lines += [
+            f"One PostgreSQL round trip (`SELECT 1`, same process and connection) took p50 {rtt['p50'] * 1000:.0f} µs, "
+            f"p99 {rtt['p99'] * 1000:.0f} µs during this run.",
+            "",
+        ]
     for r in results:
         stages = ", ".join(f"{k.removesuffix('_us')} {v:.0f}" for k, v in r["stages_us"].items())
         trips = r["round_trips"]
         statements = ", ".join(f"{k} {v:g}" for k, v in trips["statements"].items())
         decision_us = sum(r["stages_us"].get(k, 0) for k in ("features", "model", "rules", "writes", "shadow"))
         lines += [
-            f"### {r['label']}",
+            f"### {r['label']}" + (f" ({r['n']} calls)" if r["n"] != context["n"] else ""),
             "",
             f"- un-profiled, in-process: p50 {r['p50']:.3f} ms, p99 {r['p99']:.3f} ms a call;",
             f"- the product's stage timer (median µs): {stages}; the decision itself (features + model + rules + "
             f"writes) {decision_us:.0f} µs, the rest framework;",
-            f"- round trips a decision (counted in psycopg): PostgreSQL {trips['postgres']:g} ({statements}), "
+            f"- round trips a call (counted in psycopg): PostgreSQL {trips['postgres']:g} ({statements}), "
             f"Redis {trips['redis']:.3f} "
             f"(the throttle adds to Redis once every 1% of its limit); with a member's UUID as user_id "
             f"(unknown member) PostgreSQL {r['round_trips_uuid']['postgres']:g} "
@@ -499,6 +538,9 @@ def main(argv: list[str], *, setup) -> int:
     parser.add_argument("--n", type=int, default=1000, help="profiled calls an endpoint (default 1000)")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--top", type=int, default=4, help="cumulative entries listed a group")
+    parser.add_argument(
+        "--batch", type=int, default=0, metavar="N", help="also profile N calls of each 1,000-item batch endpoint"
+    )
     parser.add_argument("--docs", metavar="TITLE", help='also put the breakdown into docs/PERFORMANCE.md as "## TITLE"')
     args = parser.parse_args(argv)
     database = _environment()
@@ -509,9 +551,15 @@ def main(argv: list[str], *, setup) -> int:
         profile_endpoint(label, path, body, n=args.n, warmup=args.warmup, top=args.top)
         for label, path, body in ENDPOINTS
     ]
+    results += [
+        profile_endpoint(label, path, body, n=args.batch, warmup=3, top=args.top)
+        for label, path, body in (batch_endpoints() if args.batch else [])
+    ]
     context = {
+        "round_trip": round_trip_ms(),
         "date": datetime.now().isoformat(timespec="seconds"),
         "n": args.n,
+        "batch": args.batch,
         "warmup": args.warmup,
         "database": database,
         "load_start": load_start,
