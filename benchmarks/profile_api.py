@@ -27,12 +27,14 @@ TITLE (e.g. "Profile before"), which `make bench` then keeps.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import json
 import logging
 import os
 import pstats
+import shutil
 import statistics
 import tempfile
 import uuid
@@ -396,7 +398,10 @@ def _environment() -> str:
             "DJANGO_SETTINGS_MODULE": "sunusav.settings",
         }
     )
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sunusav-profile-prometheus-"))
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = tempfile.mkdtemp(prefix="sunusav-profile-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return f"{described}, {cache}"
 
 
