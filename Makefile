@@ -39,7 +39,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Benchmarks: the seed-design service's packages (requirements-bench.txt) beside the product's.
 bench: $(STAMP)
+	$(BIN)/pip install -q -r requirements-bench.txt
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: HTTP figures will report an error"
 	$(BIN)/python -m benchmarks
 

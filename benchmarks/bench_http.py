@@ -46,7 +46,10 @@ WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Internal-Token"] = os.getenv("BENCH_TOKEN")
-wrk.body = os.getenv("BENCH_BODY")
+-- The body comes from a file: a batch of 1,000 items is past what one environment variable may hold.
+local body_file = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
+wrk.body = body_file:read("*a")
+body_file:close()
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -129,10 +132,17 @@ def _prepare(env: dict) -> None:
             raise RuntimeError(f"manage.py {command[0]} failed: {done.stderr[-1500:]}")
 
 
-def _start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
+def _start_gunicorn(env: dict, port: int, log: Path, app: str | None = None) -> subprocess.Popen:
+    """Start gunicorn with gunicorn.conf.py on 127.0.0.1:port (`app` overrides its wsgi_app); wait for /health."""
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    return _start_server([*command, *([app] if app else [])], env, port, log, "gunicorn")
+
+
+def _start_server(command: list[str], env: dict, port: int, log: Path, what: str) -> subprocess.Popen:
+    """Start a server process (its own session, output to `log`) and wait until GET /health answers 200."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -142,7 +152,7 @@ def _start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
                 if response.status == 200:
@@ -151,7 +161,7 @@ def _start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
             pass
         time.sleep(0.3)
     _stop(process)
-    raise RuntimeError("gunicorn did not answer /health in 120 s")
+    raise RuntimeError(f"{what} did not answer /health in 120 s")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -164,10 +174,15 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def _wrk(url: str, body: dict, clients: int, seconds: int, script: Path) -> dict:
-    env = {**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_BODY": json.dumps(body)}
+def _wrk(
+    url: str, body: dict, clients: int, seconds: int, script: Path, token: str = TOKEN, timeout: str = "2s"
+) -> dict:
+    """Run wrk (one thread, `clients` connections) posting `body`; return its counts, latency percentiles and req/s."""
+    body_file = script.with_name("body.json")
+    body_file.write_text(json.dumps(body))
+    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_BODY_FILE": str(body_file)}
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "2s", "-s", str(script), url],
+        ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", timeout, "-s", str(script), url],
         env=env,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""Timing helpers and the figure record every benchmark returns."""
+"""Timing helpers, the figure record every benchmark returns, and the sections of docs/PERFORMANCE.md."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -84,3 +85,62 @@ def wsgi_caller(path: str, body: bytes, token: str):
         return int(status[0].split()[0])
 
     return call
+
+
+# --- docs/PERFORMANCE.md: a preamble, then `## ` sections, the table of every figure last ----------------
+
+FIGURES_HEADING = "All figures"
+
+
+def split_sections(text: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Return (lines before the first `## ` heading, [(heading, its lines without the heading line)]).
+
+    A table in the preamble (reports written before there were sections) becomes the figures section.
+    """
+    preamble: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            sections.append((line[3:].strip(), []))
+        elif sections:
+            sections[-1][1].append(line)
+        elif line.startswith("|") and not any(p.startswith("|") for p in preamble):
+            sections.append((FIGURES_HEADING, ["", line]))
+        else:
+            preamble.append(line)
+    return preamble, sections
+
+
+def join_sections(preamble: list[str], sections: list[tuple[str, list[str]]]) -> str:
+    """Return the Markdown text of a preamble and its sections."""
+    lines = list(preamble)
+    if lines and lines[-1].strip():
+        lines.append("")
+    for heading, body in sections:
+        body = list(body)
+        while body and not body[-1].strip():
+            body.pop()
+        lines += [f"## {heading}", *body, ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def splice_sections(path: Path, new: list[tuple[str, list[str]]], *, top: bool = True) -> None:
+    """Put `new` sections into the Markdown file at `path`, each in place of the one with its heading.
+
+    A section not there yet goes first (`top`) or just before the figures section.
+    """
+    preamble, sections = split_sections(path.read_text()) if path.exists() else (["# Performance report", ""], [])
+    fresh = []
+    for heading, body in new:
+        headings = [h for h, _ in sections]
+        if heading in headings:
+            sections[headings.index(heading)] = (heading, body)
+        else:
+            fresh.append((heading, body))
+    if top:
+        sections = fresh + sections
+    else:
+        headings = [h for h, _ in sections]
+        at = headings.index(FIGURES_HEADING) if FIGURES_HEADING in headings else len(sections)
+        sections = sections[:at] + fresh + sections[at:]
+    path.write_text(join_sections(preamble, sections))
