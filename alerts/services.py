@@ -27,6 +27,7 @@ from alerts.payloads import AlertPayload
 from alerts.senders import get_sender
 from sunusav import prometheus
 from sunusav.audit_trail import action_record
+from sunusav.db import audit_commit_async
 from sunusav.logs import current_request_id
 from sunusav.models import AnalystAction, Member
 
@@ -303,13 +304,49 @@ def time_ordered_ids(n: int) -> list[str]:
     return [f"{head | ((k & 0xFFF) << 64) | (0b10 << 62) | ((random_bits >> (64 * k)) & mask):032x}" for k in range(n)]
 
 
+# One statement that is its own transaction and commits without waiting for the WAL flush:
+# set_config(..., true) is SET LOCAL, scoped to the statement's implicit transaction.
+_INSERT_ASYNC_COMMIT = (
+    f"INSERT INTO ai_metrics {_COLUMNS} SELECT %s::uuid, %s, %s, %s, %s::jsonb, %s"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+)
+
+
+def audit_metrics_write(rows: list[tuple[uuid.UUID | None, str, float | None, dict]], *, now=None) -> None:
+    """Write audit-only `ai_metrics` rows (decisions that changed nothing else), in as few round trips as possible.
+
+    Such a row may be committed without waiting for the disk (a crash in the
+    next ~0.2 s may lose it, never corrupt anything: the durability rule in
+    fraud/services.py). Outside any transaction, each of a few rows is one
+    INSERT that commits by itself; on PostgreSQL that statement turns
+    `synchronous_commit` off for its own transaction, so a decision's audit
+    costs one round trip instead of BEGIN, SET LOCAL, INSERT and COMMIT. Many
+    rows (COPY), or rows inside a caller's transaction, are written in a
+    transaction marked `audit_commit_async`, which does nothing inside an
+    outer transaction: that one's writes are durable before the answer.
+    """
+    if not rows:
+        return
+    if connection.get_autocommit() and len(rows) < _COPY_FROM:
+        metrics_insert(rows, now=now, async_commit=True)
+        return
+    with transaction.atomic():
+        audit_commit_async()
+        metrics_insert(rows, now=now)
+
+
 def metrics_insert(
-    rows: list[tuple[uuid.UUID | None, str, float | None, dict]], *, now: datetime | None = None
+    rows: list[tuple[uuid.UUID | None, str, float | None, dict]],
+    *,
+    now: datetime | None = None,
+    async_commit: bool = False,
 ) -> None:
     """Write `ai_metrics` rows (member id, key, value, meta) in one statement, stamped `now`.
 
     Values are floats (or None) with the precision the caller chose; the
-    column's NUMERIC type rounds nothing the callers send.
+    column's NUMERIC type rounds nothing the callers send. `async_commit`
+    (PostgreSQL, autocommit, fewer than 50 rows): each row's statement
+    commits without waiting for the disk (`audit_metrics_write`).
     """
     if not rows:
         return
@@ -318,8 +355,13 @@ def metrics_insert(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             if len(rows) < _COPY_FROM:
+                sql = (
+                    _INSERT_ASYNC_COMMIT
+                    if async_commit and connection.get_autocommit()
+                    else f"INSERT INTO ai_metrics {_COLUMNS} VALUES (%s::uuid, %s, %s, %s, %s::jsonb, %s)"
+                )
                 cursor.executemany(
-                    f"INSERT INTO ai_metrics {_COLUMNS} VALUES (%s::uuid, %s, %s, %s, %s::jsonb, %s)",
+                    sql,
                     [
                         (i, m, k, None if v is None else float(v), orjson.dumps(meta).decode(), now)
                         for i, (m, k, v, meta) in zip(ids, rows, strict=True)

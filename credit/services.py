@@ -15,13 +15,12 @@ from django.utils import timezone
 from alerts import payloads
 from alerts.models import AIAlert, AIMetric, AlertType, Notification
 from alerts.payloads import AlertPayload
-from alerts.services import alert_create, metric_record, metrics_insert, notification_enqueue
+from alerts.services import alert_create, audit_metrics_write, metric_record, metrics_insert, notification_enqueue
 from credit import selectors
 from credit.features import FEATURES, features_for_members
 from credit.scoring import DECISION_THRESHOLD, MODEL_NAME, RULES_VERSION, Prediction, bands_of, serve_matrix
 from sunusav import prometheus, timings
 from sunusav.audit_trail import action_record
-from sunusav.db import audit_commit_async
 from sunusav.hashing import input_hash
 from sunusav.logs import current_request_id
 from sunusav.ml.registry import registry
@@ -75,21 +74,20 @@ def credit_predict_many(*, rows: list[dict[str, float]], members: list[str] | No
     return [batch.prediction(i) for i in range(len(rows))]
 
 
-@transaction.atomic
 def prediction_audited(*, user_id: str, features: dict[str, float], token: str) -> Prediction:
     """Score one row for the API and write its `ai_metrics` audit row (with request id and stage timings)."""
     timings.mark("validation")
     prediction = credit_predict(features=features, member=user_id)
     member_id = _member_ids_known([user_id]).get(user_id)
     timings.mark("features")
-    audit_commit_async()
-    metrics_insert([(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))])
+    audit_metrics_write(
+        [(member_id, PREDICTION_KEY, prediction.score, _audit_meta(user_id, features, prediction, token))]
+    )
     timings.mark("writes")
     prometheus.count_credit_predictions([prediction.band], prediction.fallback)
     return prediction
 
 
-@transaction.atomic
 def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     """Score a batch for the API (results in input order) and write one audit row per item."""
     timings.mark("validation")
@@ -97,8 +95,7 @@ def predictions_audited(*, items: list[dict], token: str) -> list[Prediction]:
     predictions = credit_predict_many(rows=rows, members=[item["user_id"] for item in items])
     known = _member_ids_known([item["user_id"] for item in items])
     timings.mark("features")
-    audit_commit_async()
-    metrics_insert(
+    audit_metrics_write(
         [
             (known.get(item["user_id"]), PREDICTION_KEY, p.score, _audit_meta(item["user_id"], row, p, token, True))
             for item, row, p in zip(items, rows, predictions, strict=True)

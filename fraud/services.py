@@ -5,11 +5,12 @@ Durability, write by write:
   audit row commit together, synchronously, before the answer leaves: the
   backend acts on `decision`, so a hold it was told about must survive a crash.
 - A check that changes nothing (no `payment_id`, or allow) writes only its
-  `ai_metrics` row. On PostgreSQL that transaction runs with
-  `SET LOCAL synchronous_commit TO OFF`: the row is as atomic as any other,
-  but a crash in the following ~0.2 s (3 x wal_writer_delay) may lose it; the
-  answer does not wait for the disk flush. On SQLite, WAL with
-  `synchronous=NORMAL` (settings) gives the same trade.
+  `ai_metrics` row, committed without waiting for the disk: on PostgreSQL
+  one INSERT that is its own transaction with `synchronous_commit` off
+  (`alerts.services.audit_metrics_write`: one round trip, where BEGIN, SET
+  LOCAL, INSERT and COMMIT were four). The row is as atomic as any other, but
+  a crash in the following ~0.2 s (3 x wal_writer_delay) may lose it. On
+  SQLite, WAL with `synchronous=NORMAL` (settings) gives the same trade.
 
 Idempotency: a payment is locked (`select_for_update`) while it is checked, and
 its alert is unique in the database (`ai_alerts_one_fraud_per_payment`). A
@@ -24,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts import payloads
@@ -34,8 +35,8 @@ from alerts.services import (
     AlertAlreadyResolved,
     alert_create,
     alert_resolve,
+    audit_metrics_write,
     metric_record,
-    metrics_insert,
     notification_enqueue,
 )
 from fraud.detectors import CheckResult, score_rows
@@ -43,7 +44,6 @@ from fraud.features import FEATURES
 from fraud.selectors import fraud_alert_for_payment, members_by_reference, payment_features, payments_by_id
 from sunusav import prometheus, timings
 from sunusav.audit_trail import action_record
-from sunusav.db import audit_commit_async
 from sunusav.hashing import check_input_hash
 from sunusav.logs import current_request_id
 from sunusav.models import AnalystAction, Member, Payment
@@ -293,12 +293,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
                 result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
             )
             rows.append((member.pk if member else None, METRIC_KEY, result.fraud_score, {**meta, **trace}))
-        if len(rows) == 1 and connection.vendor == "sqlite" and connection.get_autocommit():
-            metrics_insert(rows)  # one statement commits by itself: no BEGIN/COMMIT round (~0.1 ms)
-        else:
-            with transaction.atomic():
-                audit_commit_async()
-                metrics_insert(rows)
+        audit_metrics_write(rows)
         timings.mark("writes")
     for index, item in enumerate(items):
         if item.get("payment_id"):

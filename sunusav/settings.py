@@ -100,7 +100,10 @@ TEMPLATES = [
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
-_db["CONN_HEALTH_CHECKS"] = True
+# No health check per request: it is one more round trip (SELECT 1) on every API call. After a
+# database restart each worker answers one request 503 (the API's DatabaseError handler), Django
+# then drops the broken connection and the next request reconnects (docs/OPERATIONS.md).
+_db["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 # Persistent connections on both engines: on SQLite a new connection per
 # request re-runs the WAL pragmas and cost ~6 ms a request under load.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
