@@ -17,6 +17,8 @@ from credit.serializers import (
     CycleCompletedOutputSerializer,
     MemberScoreOutputSerializer,
 )
+from sunusav.api.negotiation import JSONOnlyNegotiation
+from sunusav.api.renderers import OrjsonRenderer
 from sunusav.api.schema import ERRORS, READ_ERRORS
 from sunusav.models import Tontine
 
@@ -27,6 +29,9 @@ def _output(user_id: str, prediction) -> dict:
 
 class CreditPredictApi(APIView):
     """Score one member's features; the answer is audited in `ai_metrics`."""
+
+    renderer_classes = [OrjsonRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
     @extend_schema(request=CreditFeaturesInputSerializer, responses={200: CreditPredictionOutputSerializer, **ERRORS})
     def post(self, request):
@@ -40,6 +45,9 @@ class CreditPredictApi(APIView):
 
 class CreditBatchPredictApi(APIView):
     """Score up to API_BATCH_LIMIT items; results in the same order."""
+
+    renderer_classes = [OrjsonRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
     @extend_schema(
         request=CreditBatchInputSerializer,
