@@ -273,3 +273,32 @@ def connect_job_signals() -> None:
     pre_enqueue.connect(_task_enqueued, dispatch_uid="sunusav.logs.enqueued")
     pre_execute.connect(_task_starting, dispatch_uid="sunusav.logs.starting")
     post_execute_in_worker.connect(_task_finished, dispatch_uid="sunusav.logs.finished")
+
+
+# --- A person's terminal ------------------------------------------------------------------------
+
+# Extras worth a glance on a terminal, in this order (the rest stays in the JSON logs).
+_TERMINAL_FIELDS = ("method", "view", "status", "func", "queue", "success", "alert_type", "outcome", "error")
+
+
+class TerminalFormatter(logging.Formatter):
+    """Format a record for a person at a terminal: "21:42:29 POST fraud:check 200 3,1 ms", one short line.
+
+    The default when stderr is a TTY (`make demo`); servers and CI keep JSON
+    (LOG_FORMAT=json). The redact filter runs before either.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname} "
+        parts = [str(getattr(record, name)) for name in _TERMINAL_FIELDS if getattr(record, name, None) is not None]
+        duration = getattr(record, "duration_us", None)
+        if isinstance(duration, int | float):
+            parts.append(f"{duration / 1000:.1f} ms")
+        event = record.getMessage()
+        if event != "request":  # a request line is its method, view, status and time
+            parts.insert(0, event)
+        text = f"{clock} {level}{' '.join(parts)}"
+        if record.exc_info or record.exc_text:
+            text += "\n" + (record.exc_text or self.formatException(record.exc_info))
+        return text

@@ -7,6 +7,7 @@ secret. Production differs only by environment variables.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import environ
@@ -401,9 +402,10 @@ MIDDLEWARE.insert(0, "sunusav.middleware.ObservabilityMiddleware")
 # /metrics answers the internal token; callers from these networks (CIDRs, e.g. the
 # Prometheus server's private subnet) may scrape without it. Empty: token only.
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-# Logs: one JSON object per line on stderr (LOG_FORMAT=plain for a terminal), tokens
-# and phone-like strings masked by the `redact` filter as a safety net.
-LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+# Logs: one JSON object per line on stderr for servers, CI and files; short plain lines
+# when stderr is a person's terminal (`make demo`); LOG_FORMAT=json|plain|terminal forces
+# one. Tokens and phone-like strings are masked by the `redact` filter in every format.
+LOG_FORMAT = env.str("LOG_FORMAT", default="terminal" if sys.stderr.isatty() else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -411,14 +413,18 @@ LOGGING = {
     "formatters": {
         "json": {"()": "sunusav.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "terminal": {"()": "sunusav.logs.TerminalFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "formatter": LOG_FORMAT if LOG_FORMAT in ("plain", "terminal") else "json",
             "filters": ["redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # On a terminal, django-q2's per-job chatter ("Enqueued", "processing", "traité") drowns what
+    # matters; its warnings and errors still show. Servers keep everything (JSON).
+    "loggers": {"django-q": {"level": "WARNING"}} if LOG_FORMAT == "terminal" else {},
 }
 # --- end Observability ----------------------------------------------------------------------
