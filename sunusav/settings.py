@@ -422,9 +422,13 @@ LOGGING = {
             "filters": ["redact"],
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # On a terminal, django-q2's per-job chatter ("Enqueued", "processing", "traité") drowns what
-    # matters; its warnings and errors still show. Servers keep everything (JSON).
-    "loggers": {"django-q": {"level": "WARNING"}} if LOG_FORMAT == "terminal" else {},
+    # On a terminal, one line per alert, job or model load ("alert.opened", django-q2's "Enqueued",
+    # "processing", "traité") drowns what matters: only warnings, errors and the request lines show
+    # there. Servers keep everything (JSON, INFO). LOG_LEVEL overrides both.
+    "root": {
+        "handlers": ["console"],
+        "level": env.str("LOG_LEVEL", default="WARNING" if LOG_FORMAT == "terminal" else "INFO"),
+    },
+    "loggers": {"sunusav.request": {"level": "INFO"}} if LOG_FORMAT == "terminal" else {},
 }
 # --- end Observability ----------------------------------------------------------------------
