@@ -180,3 +180,17 @@ def test_same_payment_checked_with_another_body_is_409_and_changes_nothing(api_c
     assert AIMetric.objects.count() == rows
     payment.refresh_from_db()
     assert payment.status != "held"
+
+
+@pytest.mark.parametrize("user_id", ["+221 77 123 45 67", "00221 77 123 45 67", "77.123.45.67", "771234567"])
+@pytest.mark.parametrize("url", ["/api/fraud/check", "/api/fraud/batch-check"])
+def test_a_phone_number_as_user_id_is_400_and_stored_nowhere(api_client, fraud_model, url, user_id):
+    item = {**ORDINARY, "user_id": user_id}
+    body = item if url == "/api/fraud/check" else {"items": [ORDINARY, item]}
+    response = _post(api_client, url, body)
+    assert response.status_code == 400, response.content
+    errors = response.json() if url == "/api/fraud/check" else response.json()["items"]["1"]
+    assert "phone numbers are not accepted here" in errors["user_id"][0].lower()
+    assert "keyed hash" in errors["user_id"][0]
+    assert user_id not in response.content.decode()
+    assert not AIMetric.objects.exists()

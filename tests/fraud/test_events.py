@@ -108,3 +108,14 @@ def test_cycle_completed_for_an_unknown_tontine_is_400(api_client):
     response = api_client.post("/api/events/cycle-completed", {"tontine_id": str(uuid.uuid4())}, format="json")
     assert response.status_code == 400 and "tontine_id" in response.json()
     assert not OrmQ.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["device_id", "location"])
+@pytest.mark.parametrize("value", ["+221 77 123 45 67", "00221771234567", "78-123-45-67"])
+def test_a_phone_number_as_device_or_location_is_400_and_not_stored(api_client, field, value):
+    member = MemberFactory()
+    response = api_client.post("/api/events/payment", _event(member, **{field: value}), format="json")
+    assert response.status_code == 400, response.content
+    assert "phone numbers are not accepted here" in response.json()[field][0].lower()
+    assert value not in response.content.decode()
+    assert not Payment.objects.exists()
