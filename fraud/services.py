@@ -1,10 +1,14 @@
 """Writes for fraud: check payments, hold the suspicious ones, raise alerts, audit every decision.
 
 Durability, write by write:
-- A hold (`payments.status = held`), its `fraud_suspect` alert and the check's
-  audit row commit together, synchronously, before the answer leaves: the
+- A hold (`payments.status = held`), its `fraud_suspect` alert, the check's
+  audit row and the member's `payment_held` notification (outbox) commit
+  together, synchronously, before the answer leaves, whichever way the check
+  came (/api/fraud/check with `payment_id`, the payment event, a job): the
   backend acts on `decision`, so a hold it was told about must survive a crash.
-- A check that changes nothing (no `payment_id`, or allow) writes only its
+- A check of a stored payment also stamps `payments.checked_at` the first time,
+  in the same transaction.
+- A check that changes nothing (no `payment_id`) writes only its
   `ai_metrics` row. On PostgreSQL that transaction runs with
   `SET LOCAL synchronous_commit TO OFF`: the row is as atomic as any other,
   but a crash in the following ~0.2 s (3 x wal_writer_delay) may lose it; the
@@ -14,7 +18,9 @@ Durability, write by write:
 Idempotency: a payment is locked (`select_for_update`) while it is checked, and
 its alert is unique in the database (`ai_alerts_one_fraud_per_payment`). A
 second check of a payment that already has an alert replays the recorded
-decision and writes only an audit row marked `replay`.
+decision; a second check of an allowed payment (`checked_at` set) that still
+allows it is a replay too. Either writes only an audit row marked `replay`,
+which drift and traffic figures leave out.
 """
 
 from __future__ import annotations
@@ -209,31 +215,46 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
 def payment_check(
     *, payment: Payment, features: dict, user_ref: str = "", token: str = "", input_hash: str = ""
 ) -> CheckedItem:
-    """Check a stored payment once: hold it and alert when suspicious; a repeat replays the first decision.
+    """Check a stored payment once: hold it, alert and tell the member when suspicious; a repeat is a replay.
 
     `input_hash` (API calls) pins the body of the first check of this payment:
     a later check with another body raises `PaymentCheckConflict` and changes
-    nothing. Commits synchronously: the hold must be durable before the caller
-    hears of it.
+    nothing. A payment with an alert (review, hold) answers that decision again;
+    an allowed payment checked before (`checked_at`) is scored again and, still
+    allowed, answers as a replay too (nothing to act on). Only a new model or
+    threshold that now finds it suspicious makes a repeat a new decision.
+    Every check writes one audit row, marked `replay` for repeats, so the
+    backend's retries never count as traffic. A hold, its alert, its audit row
+    and the member's `payment_held` notification (outbox) commit together,
+    synchronously: the hold must be durable before the caller hears of it.
     """
     locked = Payment.objects.select_for_update().select_related("member").get(pk=payment.pk)
+    changed = []
     if input_hash:
         if locked.check_input_hash and locked.check_input_hash != input_hash:
             raise PaymentCheckConflict(str(locked.pk))
         if not locked.check_input_hash:
             locked.check_input_hash = input_hash
-            locked.save(update_fields=["check_input_hash"])
+            changed.append("check_input_hash")
     timings.mark("features")
     existing = fraud_alert_for_payment(payment_id=locked.pk)
+    held_now = False
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
-        result, replay = transaction_check(features=features, member=user_ref or str(locked.member_id)), False
+        result = transaction_check(features=features, member=user_ref or str(locked.member_id))
+        replay = locked.checked_at is not None and result.decision not in ALERTED_DECISIONS
         if result.decision in ALERTED_DECISIONS:
             fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:
             locked.status = Payment.Status.HELD
-            locked.save(update_fields=["status"])
+            changed.append("status")
+            held_now = True
+    if locked.checked_at is None:
+        locked.checked_at = timezone.now()
+        changed.append("checked_at")
+    if changed:
+        locked.save(update_fields=changed)
     timings.mark("writes")
     fraud_check_record(
         member=locked.member,
@@ -244,7 +265,21 @@ def payment_check(
         token=token,
         replay=replay,
     )
+    if held_now:
+        _payment_held_notify(payment=locked)
     return CheckedItem(result=result, payment=locked, replay=replay)
+
+
+def _payment_held_notify(*, payment: Payment) -> None:
+    # In the hold's transaction (the outbox row exists exactly when the hold does), once per payment.
+    notification_enqueue(
+        member=payment.member,
+        kind="payment_held",
+        dedupe_key=f"payment_held:{payment.pk}",
+        context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
+    )
+    # A nudge: the every-minute schedule delivers the outbox anyway.
+    enqueue("alerts.tasks.notifications_deliver", queue="fraud", priority=HIGH, best_effort=True)
 
 
 def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]:
@@ -452,7 +487,8 @@ def payment_record(
     """Store a payment the main backend reports, once per id; return it and whether it is new.
 
     The same id with the same body is the same payment (a retry); the same id
-    with another body is a conflict, never a silent overwrite. `expires_at` is
+    with another body is a conflict, never a silent overwrite. `created_at`,
+    when given, is part of the body; a retry that omits it is not compared on it. `expires_at` is
     the Lightning invoice's expiry (None otherwise): when it passes on a hold
     nobody reviewed, `fraud.holds.holds_expire` applies HOLD_EXPIRY_DEFAULT.
     """
@@ -469,28 +505,19 @@ def payment_record(
     )
     if not created and any(getattr(payment, name) != value for name, value in fields.items()):
         raise PaymentConflict(str(payment_id))
+    if not created and created_at is not None and payment.created_at != created_at:
+        raise PaymentConflict(str(payment_id))  # a time given is part of the body (omitted: not compared)
     return payment, created
 
 
 @transaction.atomic
-def payment_screen(*, payment: Payment, token: str = ""):
-    """Check a stored payment from its history; if it is held, tell the member.
+def payment_screen(*, payment: Payment, token: str = "") -> CheckedItem:
+    """Check a stored payment from its history (`payment_check`: a hold tells the member in the same commit).
 
-    The hold, its alert, its audit row and the member's notification commit
-    together. Delivery of the notification can wait: it is enqueued after the
-    commit. Safe to repeat: a second check replays the first decision.
+    Delivery of the notification can wait: it is nudged after the commit.
+    Safe to repeat: a second check replays the first decision.
     """
-    checked = payment_check_stored(payment=payment, token=token)
-    if checked.payment.status == Payment.Status.HELD and not checked.replay:
-        notification_enqueue(
-            member=checked.payment.member,
-            kind="payment_held",
-            dedupe_key=f"payment_held:{payment.pk}",
-            context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
-        )
-        # A nudge: the every-minute schedule delivers the outbox anyway.
-        enqueue("alerts.tasks.notifications_deliver", queue="fraud", priority=HIGH, best_effort=True)
-    return checked
+    return payment_check_stored(payment=payment, token=token)
 
 
 @transaction.atomic

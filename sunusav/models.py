@@ -253,6 +253,8 @@ class Payment(models.Model):
     check_input_hash = models.CharField(
         _("empreinte de la vérification"), max_length=64, blank=True, default="", db_default=""
     )
+    # When the fraud check first decided on it: every later check is a replay (fraud.services.payment_check).
+    checked_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     # Ground truth of the demo world, for evaluation only: never a model input.
     is_fraud_label = models.BooleanField(_("fraude (vérité terrain)"), null=True, blank=True)
     fraud_pattern = models.CharField(_("motif de fraude (démo)"), max_length=32, blank=True)

@@ -119,3 +119,47 @@ def test_a_phone_number_as_device_or_location_is_400_and_not_stored(api_client, 
     assert "phone numbers are not accepted here" in response.json()[field][0].lower()
     assert value not in response.content.decode()
     assert not Payment.objects.exists()
+
+
+# --- Idempotency and replays (issue 18, finding 4) ----------------------------------------------
+
+
+def test_the_same_payment_id_with_only_created_at_changed_is_409(api_client):
+    member = MemberFactory()
+    when = timezone.now() - dt.timedelta(minutes=10)
+    body = _event(member, amount_sats=4_000, kind="payment", created_at=when.isoformat())
+    assert api_client.post("/api/events/payment", body, format="json").status_code == 200
+    moved = {**body, "created_at": (when + dt.timedelta(minutes=5)).isoformat()}
+    response = api_client.post("/api/events/payment", moved, format="json")
+    assert response.status_code == 409 and "payment_id" in response.json()
+    assert Payment.objects.get(pk=body["payment_id"]).created_at == when
+    # The same time again (in another notation) and a retry without created_at are the same payment.
+    same = {**body, "created_at": when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+    assert api_client.post("/api/events/payment", same, format="json").json()["replay"] is True
+    without = {k: v for k, v in body.items() if k != "created_at"}
+    assert api_client.post("/api/events/payment", without, format="json").status_code == 200
+
+
+def test_an_allowed_payment_posted_20_times_is_decided_once_and_replayed_19_times(api_client):
+    from alerts.models import AIMetric
+
+    member = MemberFactory()
+    PaymentFactory(member=member, created_at=timezone.now() - dt.timedelta(days=2))
+    body = _event(member, amount_sats=4_000, kind="payment", device_id="device-1", location="dakar")
+    answers = [api_client.post("/api/events/payment", body, format="json").json() for _ in range(20)]
+    assert {a["decision"] for a in answers} == {"allow"}
+    assert [a["replay"] for a in answers] == [False] + [True] * 19
+    rows = AIMetric.objects.filter(metric_key="fraud_check", meta__payment_id=body["payment_id"])
+    assert rows.count() == 20
+    assert sorted(r.meta["replay"] for r in rows) == [False] + [True] * 19
+    assert not AIAlert.objects.exists() and not Notification.objects.exists()
+
+
+def test_a_stored_payment_checked_twice_by_the_job_is_one_decision_and_one_replay(fraud_model):
+    from alerts.models import AIMetric
+    from fraud.tasks import fraud_check
+
+    payment = PaymentFactory(amount_sats=4_000)
+    assert fraud_check(str(payment.pk)) == fraud_check(str(payment.pk)) == "allow"
+    rows = AIMetric.objects.filter(metric_key="fraud_check", user=payment.member)
+    assert sorted(r.meta["replay"] for r in rows) == [False, True]
