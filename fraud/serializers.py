@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -182,7 +183,17 @@ class PaymentEventInputSerializer(StrictSerializer):
     location = serializers.CharField(
         max_length=64, allow_blank=True, required=False, default="", validators=[refuse_phone_number]
     )
-    created_at = serializers.DateTimeField(required=False)
+    created_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "ISO-8601 time the payment happened, by the backend's clock (omitted: when the event arrives). "
+            "Accepted from PAYMENT_MAX_AGE_HOURS (default 24) before the server's clock up to "
+            "PAYMENT_CLOCK_SKEW_SECONDS (default 300) after it; outside that window, 400. It is recorded and, "
+            "when given, part of the idempotent body (the same payment_id with another created_at is a 409). "
+            "It cannot lower the decision: the payment is screened both at this time and at the time the "
+            "server received it, against the member's history at each, and the stricter answer stands."
+        ),
+    )
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -193,6 +204,20 @@ class PaymentEventInputSerializer(StrictSerializer):
             "it takes the configured default (HOLD_EXPIRY_DEFAULT: reject or release)."
         ),
     )
+
+    def validate_created_at(self, value):
+        now = timezone.now()
+        skew = settings.PAYMENT_CLOCK_SKEW_SECONDS
+        if value > now + timedelta(seconds=skew):
+            raise serializers.ValidationError(
+                f"Must not be ahead of the server's clock by more than {skew} seconds (PAYMENT_CLOCK_SKEW_SECONDS)."
+            )
+        hours = settings.PAYMENT_MAX_AGE_HOURS
+        if value < now - timedelta(hours=hours):
+            raise serializers.ValidationError(
+                f"Must be within the last {hours:g} hours (PAYMENT_MAX_AGE_HOURS): too old to screen."
+            )
+        return value
 
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():

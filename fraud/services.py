@@ -46,7 +46,13 @@ from alerts.services import (
 )
 from fraud.detectors import CheckResult, score_rows
 from fraud.features import FEATURES
-from fraud.selectors import fraud_alert_for_payment, members_by_reference, payment_features, payments_by_id
+from fraud.selectors import (
+    fraud_alert_for_payment,
+    members_by_reference,
+    payment_features,
+    payment_features_at,
+    payments_by_id,
+)
 from sunusav import prometheus, timings
 from sunusav.audit_trail import action_record
 from sunusav.db import audit_commit_async
@@ -211,9 +217,37 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
     )
 
 
+_SEVERITY = {"allow": 0, "review": 1, "hold": 2}
+
+
+def _payment_decide(*, features: dict, features_at_receipt: dict | None, member: str) -> tuple[CheckResult, dict]:
+    """Score a payment's features; with its features at receipt too, return the stricter answer and its features.
+
+    Stricter: the graver decision, then the higher score; on a tie, the
+    payment's own time. Only the answer that stands is counted and audited.
+    """
+    if features_at_receipt is None:
+        return transaction_check(features=features, member=member), features
+    started = time.perf_counter_ns()
+    results = score_rows([features, features_at_receipt], members=[member, member])
+    latency_ms = (time.perf_counter_ns() - started) / 1e6
+    views = list(zip(results, (features, features_at_receipt), ("created_at", "received_at"), strict=True))
+    result, chosen, view = max(views, key=lambda v: (_SEVERITY.get(v[0].decision, 0), v[0].fraud_score or 0.0))
+    result.latency_ms = latency_ms
+    result.extra = {**result.extra, "screened_at": view}
+    prometheus.count_fraud_decisions([result])
+    return result, chosen
+
+
 @transaction.atomic
 def payment_check(
-    *, payment: Payment, features: dict, user_ref: str = "", token: str = "", input_hash: str = ""
+    *,
+    payment: Payment,
+    features: dict,
+    user_ref: str = "",
+    token: str = "",
+    input_hash: str = "",
+    features_at_receipt: dict | None = None,
 ) -> CheckedItem:
     """Check a stored payment once: hold it, alert and tell the member when suspicious; a repeat is a replay.
 
@@ -223,6 +257,9 @@ def payment_check(
     an allowed payment checked before (`checked_at`) is scored again and, still
     allowed, answers as a replay too (nothing to act on). Only a new model or
     threshold that now finds it suspicious makes a repeat a new decision.
+    `features_at_receipt` (payment events with a `created_at`) are the
+    payment's features at the time the server received it: the stricter of
+    the two answers decides (see `payment_event_process`).
     Every check writes one audit row, marked `replay` for repeats, so the
     backend's retries never count as traffic. A hold, its alert, its audit row
     and the member's `payment_held` notification (outbox) commit together,
@@ -242,7 +279,9 @@ def payment_check(
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
-        result = transaction_check(features=features, member=user_ref or str(locked.member_id))
+        result, features = _payment_decide(
+            features=features, features_at_receipt=features_at_receipt, member=user_ref or str(locked.member_id)
+        )
         replay = locked.checked_at is not None and result.decision not in ALERTED_DECISIONS
         if result.decision in ALERTED_DECISIONS:
             fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
@@ -354,11 +393,25 @@ def _normalise_ref(reference: str) -> str:
         return reference
 
 
-def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
-    """Check a stored payment with features derived from its member's history (tasks, commands)."""
+def payment_check_stored(*, payment: Payment, token: str = "", received_at: datetime | None = None) -> CheckedItem:
+    """Check a stored payment with features derived from its member's history (events, tasks, commands).
+
+    `received_at`: also screen it as if it had happened then (the server's
+    time of a payment event); the stricter answer stands.
+    """
     (row,) = payment_features(payments=[payment])
     features = dict(zip(FEATURES, (float(v) for v in row), strict=True))
-    return payment_check(payment=payment, features=features, user_ref=str(payment.member_id), token=token)
+    at_receipt = None
+    if received_at is not None:
+        values = payment_features_at(payment=payment, at=received_at)
+        at_receipt = dict(zip(FEATURES, (float(v) for v in values), strict=True))
+    return payment_check(
+        payment=payment,
+        features=features,
+        user_ref=str(payment.member_id),
+        token=token,
+        features_at_receipt=at_receipt,
+    )
 
 
 # --- Analysts' review of held payments -----------------------------------------------------
@@ -511,19 +564,32 @@ def payment_record(
 
 
 @transaction.atomic
-def payment_screen(*, payment: Payment, token: str = "") -> CheckedItem:
+def payment_screen(*, payment: Payment, token: str = "", received_at: datetime | None = None) -> CheckedItem:
     """Check a stored payment from its history (`payment_check`: a hold tells the member in the same commit).
 
     Delivery of the notification can wait: it is nudged after the commit.
     Safe to repeat: a second check replays the first decision.
     """
-    return payment_check_stored(payment=payment, token=token)
+    return payment_check_stored(payment=payment, token=token, received_at=received_at)
 
 
 @transaction.atomic
 def payment_event_process(*, data: dict, member: Member, token: str = ""):
-    """Store a payment the main backend reports and screen it at once (one transaction)."""
-    payment, _ = payment_record(
+    """Store a payment the main backend reports and screen it at once (one transaction).
+
+    The event's `created_at` is the caller's word. The serializer bounds it
+    (PAYMENT_MAX_AGE_HOURS back, PAYMENT_CLOCK_SKEW_SECONDS ahead), and a
+    new payment that carries one is screened twice: at that time, against the
+    history around it (a late event still shows the burst it was part of), and
+    at the time the server received it, against the history up to now (a
+    created_at moved away from the member's recent activity cannot hide it).
+    The stricter answer stands, so no created_at lowers the decision below
+    what the server's own clock shows. Left open: a burst whose events are
+    each dated differently within the window is spread out in the stored
+    history; keep PAYMENT_MAX_AGE_HOURS as short as the backend's replays allow.
+    """
+    received_at = timezone.now()
+    payment, created = payment_record(
         payment_id=data["payment_id"],
         member=member,
         kind=data["kind"],
@@ -533,4 +599,5 @@ def payment_event_process(*, data: dict, member: Member, token: str = ""):
         created_at=data.get("created_at"),
         expires_at=data.get("expires_at"),
     )
-    return payment_screen(payment=payment, token=token)
+    dated = created and data.get("created_at") is not None
+    return payment_screen(payment=payment, token=token, received_at=received_at if dated else None)

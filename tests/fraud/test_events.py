@@ -6,6 +6,9 @@ import uuid
 import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from alerts.models import AIAlert, Notification
 from sunusav.models import Payment
@@ -163,3 +166,86 @@ def test_a_stored_payment_checked_twice_by_the_job_is_one_decision_and_one_repla
     assert fraud_check(str(payment.pk)) == fraud_check(str(payment.pk)) == "allow"
     rows = AIMetric.objects.filter(metric_key="fraud_check", user=payment.member)
     assert sorted(r.meta["replay"] for r in rows) == [False, True]
+
+
+# --- A caller-chosen created_at cannot dodge the hold (issue 18, finding 2) ---------------------
+
+RANK = {"allow": 0, "review": 1, "hold": 2}
+
+
+def _big_invoice(member, **extra):
+    return _event(member, amount_sats=3_000_000, **extra)
+
+
+def test_the_big_invoice_after_a_burst_is_held_at_the_present_time(api_client):
+    member = MemberFactory()
+    suspicious_history(member)
+    answer = api_client.post("/api/events/payment", _big_invoice(member), format="json").json()
+    assert answer["decision"] == "hold"
+
+
+@pytest.mark.parametrize("created_at", ["9999-12-31T23:59:59Z", "2099-01-01T00:00:00Z", "2001-01-01T00:00:00Z"])
+def test_a_created_at_far_from_the_server_clock_is_400_naming_it(api_client, created_at):
+    member = MemberFactory()
+    suspicious_history(member)
+    response = api_client.post("/api/events/payment", _big_invoice(member, created_at=created_at), format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["created_at"]
+    assert not Payment.objects.filter(amount_sats=3_000_000).exists()
+
+
+def test_created_at_is_bounded_by_the_clock_skew_and_the_maximum_age(api_client, settings):
+    settings.PAYMENT_CLOCK_SKEW_SECONDS = 120
+    settings.PAYMENT_MAX_AGE_HOURS = 6
+    member = MemberFactory()
+    now = timezone.now()
+    for offset, status in [
+        (dt.timedelta(seconds=200), 400),
+        (dt.timedelta(seconds=60), 200),
+        (-dt.timedelta(hours=5, minutes=50), 200),
+        (-dt.timedelta(hours=6, minutes=10), 400),
+    ]:
+        body = _event(member, amount_sats=4_000, kind="payment", created_at=(now + offset).isoformat())
+        response = api_client.post("/api/events/payment", body, format="json")
+        assert response.status_code == status, (offset, response.content)
+        if status == 400:
+            assert "created_at" in response.json()
+
+
+def test_a_late_event_is_screened_at_the_server_time_too(api_client):
+    """Two hours ago the member had no history: the server's present, with its burst, decides."""
+    member = MemberFactory()
+    suspicious_history(member)
+    when = timezone.now() - dt.timedelta(hours=2)
+    answer = api_client.post("/api/events/payment", _big_invoice(member, created_at=when.isoformat()), format="json")
+    assert answer.json()["decision"] == "hold"
+    alert = AIAlert.objects.get(user=member)
+    assert alert.payload["features"]["invoices_last_min"] == 10  # the burst the server saw
+    assert Payment.objects.get(pk=answer.json()["payment_id"]).created_at == when  # recorded as reported
+
+
+FAR_TIMES = st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC))
+# Seconds from the present: two days back to an hour ahead, across the accepted window and past it.
+NEAR_OFFSETS = st.integers(min_value=-2 * 24 * 3600, max_value=3600).map(lambda s: dt.timedelta(seconds=s))
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(when=st.one_of(FAR_TIMES, NEAR_OFFSETS))
+@example(when=dt.timedelta(0))
+@example(when=dt.timedelta(seconds=290))  # ahead, within the clock skew: no history in its minute
+@example(when=-dt.timedelta(minutes=5))
+@example(when=-dt.timedelta(hours=23))
+@example(when=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+@example(when=dt.datetime(2001, 1, 1, tzinfo=dt.UTC))
+def test_no_created_at_lowers_the_decision(api_client, when):
+    member = MemberFactory()
+    now = suspicious_history(member)
+    created_at = now + when if isinstance(when, dt.timedelta) else when
+    response = api_client.post(
+        "/api/events/payment", _big_invoice(member, created_at=created_at.isoformat()), format="json"
+    )
+    if response.status_code == 400:
+        assert list(response.json()) == ["created_at"]
+        return
+    assert response.status_code == 200, response.content
+    assert RANK[response.json()["decision"]] >= RANK["hold"], created_at
