@@ -182,6 +182,11 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "sunusav.brokers.PriorityORM"
+# The job ledger (sunusav/jobs.py): an accepted job neither done nor held by the
+# broker this long after it was enqueued is enqueued again (checked every 5
+# minutes); records of finished jobs are kept JOBS_RETENTION_DAYS.
+JOBS_RECONCILE_GRACE_SECONDS = env.int("JOBS_RECONCILE_GRACE_SECONDS", default=300)
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=7)
 
 # --- Auth, i18n ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
