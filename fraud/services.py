@@ -221,21 +221,25 @@ _SEVERITY = {"allow": 0, "review": 1, "hold": 2}
 
 
 def _payment_decide(*, features: dict, features_at_receipt: dict | None, member: str) -> tuple[CheckResult, dict]:
-    """Score a payment's features; with its features at receipt too, return the stricter answer and its features.
+    """Score a payment's features (no writes, not counted); with its features at receipt too, the stricter answer.
 
     Stricter: the graver decision, then the higher score; on a tie, the
-    payment's own time. Only the answer that stands is counted and audited.
+    payment's own time. Returns the answer that stands and its features.
     """
-    if features_at_receipt is None:
-        return transaction_check(features=features, member=member), features
+    views = (
+        [(features, None)]
+        if features_at_receipt is None
+        else [(features, "created_at"), (features_at_receipt, "received_at")]
+    )
     started = time.perf_counter_ns()
-    results = score_rows([features, features_at_receipt], members=[member, member])
+    results = score_rows([f for f, _ in views], members=[member] * len(views))
     latency_ms = (time.perf_counter_ns() - started) / 1e6
-    views = list(zip(results, (features, features_at_receipt), ("created_at", "received_at"), strict=True))
-    result, chosen, view = max(views, key=lambda v: (_SEVERITY.get(v[0].decision, 0), v[0].fraud_score or 0.0))
+    (result, (chosen, view)) = max(
+        zip(results, views, strict=True), key=lambda rv: (_SEVERITY.get(rv[0].decision, 0), rv[0].fraud_score or 0.0)
+    )
     result.latency_ms = latency_ms
-    result.extra = {**result.extra, "screened_at": view}
-    prometheus.count_fraud_decisions([result])
+    if view is not None:
+        result.extra = {**result.extra, "screened_at": view}
     return result, chosen
 
 
@@ -283,6 +287,8 @@ def payment_check(
             features=features, features_at_receipt=features_at_receipt, member=user_ref or str(locked.member_id)
         )
         replay = locked.checked_at is not None and result.decision not in ALERTED_DECISIONS
+        if not replay:  # a retry is no new traffic
+            prometheus.count_fraud_decisions([result])
         if result.decision in ALERTED_DECISIONS:
             fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:

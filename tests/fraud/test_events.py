@@ -9,8 +9,9 @@ from django_q.models import OrmQ
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
-from alerts.models import AIAlert, Notification
+from alerts.models import AIAlert, AIMetric, Notification
 from sunusav.models import Payment
 from tests.factories import MemberFactory, MembershipFactory, PaymentFactory, TontineFactory, suspicious_history
 
@@ -144,12 +145,15 @@ def test_the_same_payment_id_with_only_created_at_changed_is_409(api_client):
 
 
 def test_an_allowed_payment_posted_20_times_is_decided_once_and_replayed_19_times(api_client):
-    from alerts.models import AIMetric
+    def allowed_so_far():
+        return REGISTRY.get_sample_value("sunusav_fraud_decisions_total", {"decision": "allow"}) or 0
 
     member = MemberFactory()
     PaymentFactory(member=member, created_at=timezone.now() - dt.timedelta(days=2))
     body = _event(member, amount_sats=4_000, kind="payment", device_id="device-1", location="dakar")
+    before = allowed_so_far()
     answers = [api_client.post("/api/events/payment", body, format="json").json() for _ in range(20)]
+    assert allowed_so_far() == before + 1  # the retries are no new traffic
     assert {a["decision"] for a in answers} == {"allow"}
     assert [a["replay"] for a in answers] == [False] + [True] * 19
     rows = AIMetric.objects.filter(metric_key="fraud_check", meta__payment_id=body["payment_id"])
@@ -159,7 +163,6 @@ def test_an_allowed_payment_posted_20_times_is_decided_once_and_replayed_19_time
 
 
 def test_a_stored_payment_checked_twice_by_the_job_is_one_decision_and_one_replay(fraud_model):
-    from alerts.models import AIMetric
     from fraud.tasks import fraud_check
 
     payment = PaymentFactory(amount_sats=4_000)
