@@ -547,9 +547,10 @@ def payment_record(
 
     The same id with the same body is the same payment (a retry); the same id
     with another body is a conflict, never a silent overwrite. `created_at`,
-    when given, is part of the body; a retry that omits it is not compared on it. `expires_at` is
-    the Lightning invoice's expiry (None otherwise): when it passes on a hold
-    nobody reviewed, `fraud.holds.holds_expire` applies HOLD_EXPIRY_DEFAULT.
+    when given, is part of the body (a retry that omits it is not compared on
+    it). `expires_at` is the Lightning invoice's expiry (None otherwise): when
+    it passes on a hold nobody reviewed, `fraud.holds.holds_expire` applies
+    HOLD_EXPIRY_DEFAULT.
     """
     fields = {
         "member_id": member.pk,
