@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from sunusav.api.serializers import StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
+from sunusav.hashing import looks_like_phone, refuse_phone_number
 
 _FLOATS = ("tontine_contributions", "mobile_tx_volume", "avg_payment_delay_days")
 _INTS = ("contributions_count", "community_endorsements")
@@ -38,6 +39,7 @@ def _plain_item(data) -> dict | None:
         or not 0 < len(user_id) <= _USER_ID_MAX
         or not (user_id.isascii() and user_id.isprintable())
         or user_id != user_id.strip()
+        or looks_like_phone(user_id)  # refused by the serializer, which names the field
     ):
         return None
     out = {"user_id": user_id}
@@ -64,7 +66,7 @@ def _plain_item(data) -> dict | None:
 class CreditFeaturesInputSerializer(StrictSerializer):
     """The seed's predict body: `user_id` and the six features."""
 
-    user_id = StrictCharField(max_length=_USER_ID_MAX, allow_blank=False)
+    user_id = StrictCharField(max_length=_USER_ID_MAX, allow_blank=False, validators=[refuse_phone_number])
     tontine_contributions = StrictFloatField(min_value=0)
     punctuality_rate = StrictFloatField(min_value=0, max_value=1)
     contributions_count = StrictIntegerField(

@@ -341,6 +341,7 @@ def score_run_enqueue(*, run: ScoreRun, ids: list[uuid.UUID] | None = None, chun
                 run.cutoff.isoformat(),
                 run.run_id,
                 queue="credit",
+                job_key=run.run_id,
             )
             count += len(rows)
             after = rows[-1][0]
@@ -363,20 +364,27 @@ BATCH_CHUNK = 25
 def credit_check_enqueue(*, member_id, priority: str = NORMAL, run_id: str | None = None) -> str:
     """Enqueue a credit check of one member once this transaction commits; return its run id."""
     run_id = run_id or uuid.uuid4().hex
-    enqueue("credit.tasks.credit_check", str(member_id), run_id, queue="credit", priority=priority)
+    enqueue("credit.tasks.credit_check", str(member_id), run_id, queue="credit", priority=priority, job_key=run_id)
     return run_id
 
 
+@transaction.atomic
 def credit_checks_enqueue(*, member_ids, priority: str = NORMAL, chunk: int = BATCH_CHUNK) -> str:
     """Enqueue credit checks of many members under one run id, in jobs of `chunk`; return the run id.
 
     A job per member would spend more time in the queue's bookkeeping than in scoring.
+    One transaction: the jobs' ledger records commit together, and the pushes follow.
     """
     run_id = uuid.uuid4().hex
     ids = [str(m) for m in member_ids]
     for start in range(0, len(ids), chunk):
         enqueue(
-            "credit.tasks.credit_check_batch", ids[start : start + chunk], run_id, queue="credit", priority=priority
+            "credit.tasks.credit_check_batch",
+            ids[start : start + chunk],
+            run_id,
+            queue="credit",
+            priority=priority,
+            job_key=run_id,
         )
     return run_id
 
@@ -505,8 +513,12 @@ def member_rescore(*, member: Member, actor) -> str:
     return run_id
 
 
+@transaction.atomic
 def tontine_members_rescore(*, tontine) -> int:
-    """Enqueue one normal-priority credit check per member of a tontine; return how many."""
+    """Enqueue one normal-priority credit check per member of a tontine; return how many.
+
+    One transaction: the jobs' ledger records commit together, and the pushes follow.
+    """
     member_ids = list(tontine.memberships.values_list("member_id", flat=True))
     run_id = uuid.uuid4().hex
     for member_id in member_ids:

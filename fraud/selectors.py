@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -43,6 +44,23 @@ def payment_features(*, payments: list[Payment]) -> np.ndarray:
     features = features_from_history(history)
     position = {str(row[0]): i for i, row in enumerate(rows)}
     return features[[position[str(p.id)] for p in payments]]
+
+
+def payment_features_at(*, payment: Payment, at: datetime) -> np.ndarray:
+    """Return the five features (5,) of a stored payment as if it had happened at `at`.
+
+    The server's view of a payment event (`at` = when the event arrived): the
+    member's other payments up to `at` count at their own times, whatever the
+    event's own `created_at` says, so a caller cannot move a payment away
+    from the history around it (fraud.services.payment_event_process).
+    """
+    rows = list(
+        Payment.objects.filter(member_id=payment.member_id, created_at__gte=at - HISTORY_WINDOW, created_at__lte=at)
+        .exclude(pk=payment.pk)
+        .values_list(*_HISTORY_FIELDS)
+    )
+    own = (payment.pk, payment.member_id, at, payment.kind, payment.device_id, payment.location, payment.amount_sats)
+    return features_from_history(history_from_rows([*rows, own]))[-1]
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 import math
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
 from sunusav.api.serializers import StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer, batch_of
+from sunusav.hashing import looks_like_phone, refuse_phone_number
 from sunusav.models import MAX_SATS, Payment
 
 
@@ -24,7 +26,12 @@ class SinceField(StrictFloatField):
 class FraudCheckInputSerializer(StrictSerializer):
     """The seed's body: who pays, the five features, and optionally the stored payment to hold."""
 
-    user_id = StrictCharField(max_length=64, trim_whitespace=False)
+    user_id = StrictCharField(
+        max_length=64,
+        trim_whitespace=False,
+        validators=[refuse_phone_number],
+        help_text="The member's id (or the backend's reference); never a phone number (400).",
+    )
     amount_sats = StrictIntegerField(min_value=1, max_value=MAX_SATS)
     time_since_last_sec = SinceField(min_value=0)
     invoices_last_min = StrictIntegerField(min_value=0, max_value=1_000_000)
@@ -54,6 +61,8 @@ def _plain_item(item) -> dict | None:
         return None
     user_id, since = item.get("user_id"), item.get("time_since_last_sec")
     if type(user_id) is not str or not 0 < len(user_id) <= 64 or not user_id.isascii() or "\x00" in user_id:
+        return None
+    if looks_like_phone(user_id):  # refused by the serializer, which names the field
         return None
     if type(since) is int:
         if not 0 <= since <= _MAX_EXACT_INT:  # past 2**53 (or a float's range) DRF decides
@@ -168,9 +177,23 @@ class PaymentEventInputSerializer(StrictSerializer):
     user_id = serializers.UUIDField(help_text="The paying member (table users).")
     kind = serializers.ChoiceField(choices=Payment.Kind.choices, default=Payment.Kind.PAYMENT)
     amount_sats = StrictIntegerField(min_value=1, max_value=MAX_SATS)
-    device_id = serializers.CharField(max_length=64, allow_blank=True, required=False, default="")
-    location = serializers.CharField(max_length=64, allow_blank=True, required=False, default="")
-    created_at = serializers.DateTimeField(required=False)
+    device_id = serializers.CharField(
+        max_length=64, allow_blank=True, required=False, default="", validators=[refuse_phone_number]
+    )
+    location = serializers.CharField(
+        max_length=64, allow_blank=True, required=False, default="", validators=[refuse_phone_number]
+    )
+    created_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "ISO-8601 time the payment happened, by the backend's clock (omitted: when the event arrives). "
+            "Accepted from PAYMENT_MAX_AGE_HOURS (default 24) before the server's clock up to "
+            "PAYMENT_CLOCK_SKEW_SECONDS (default 300) after it; outside that window, 400. It is recorded and, "
+            "when given, part of the idempotent body (the same payment_id with another created_at is a 409). "
+            "It cannot lower the decision: the payment is screened both at this time and at the time the "
+            "server received it, against the member's history at each, and the stricter answer stands."
+        ),
+    )
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
@@ -181,6 +204,20 @@ class PaymentEventInputSerializer(StrictSerializer):
             "it takes the configured default (HOLD_EXPIRY_DEFAULT: reject or release)."
         ),
     )
+
+    def validate_created_at(self, value):
+        now = timezone.now()
+        skew = settings.PAYMENT_CLOCK_SKEW_SECONDS
+        if value > now + timedelta(seconds=skew):
+            raise serializers.ValidationError(
+                f"Must not be ahead of the server's clock by more than {skew} seconds (PAYMENT_CLOCK_SKEW_SECONDS)."
+            )
+        hours = settings.PAYMENT_MAX_AGE_HOURS
+        if value < now - timedelta(hours=hours):
+            raise serializers.ValidationError(
+                f"Must be within the last {hours:g} hours (PAYMENT_MAX_AGE_HOURS): too old to screen."
+            )
+        return value
 
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():

@@ -1,9 +1,13 @@
 """Writes for fraud: check payments, hold the suspicious ones, raise alerts, audit every decision.
 
 Durability, write by write:
-- A hold (`payments.status = held`), its `fraud_suspect` alert and the check's
-  audit row commit together, synchronously, before the answer leaves: the
+- A hold (`payments.status = held`), its `fraud_suspect` alert, the check's
+  audit row and the member's `payment_held` notification (outbox) commit
+  together, synchronously, before the answer leaves, whichever way the check
+  came (/api/fraud/check with `payment_id`, the payment event, a job): the
   backend acts on `decision`, so a hold it was told about must survive a crash.
+- A check of a stored payment also stamps `payments.checked_at` the first time,
+  in the same transaction.
 - A check that changes nothing (no `payment_id`, or allow) writes only its
   `ai_metrics` row, committed without waiting for the disk: on PostgreSQL
   one INSERT that is its own transaction with `synchronous_commit` off
@@ -15,7 +19,9 @@ Durability, write by write:
 Idempotency: a payment is locked (`select_for_update`) while it is checked, and
 its alert is unique in the database (`ai_alerts_one_fraud_per_payment`). A
 second check of a payment that already has an alert replays the recorded
-decision and writes only an audit row marked `replay`.
+decision; a second check of an allowed payment (`checked_at` set) that still
+allows it is a replay too. Either writes only an audit row marked `replay`,
+which drift and traffic figures leave out.
 """
 
 from __future__ import annotations
@@ -41,7 +47,13 @@ from alerts.services import (
 )
 from fraud.detectors import CheckResult, score_rows
 from fraud.features import FEATURES
-from fraud.selectors import fraud_alert_for_payment, members_by_reference, payment_features, payments_by_id
+from fraud.selectors import (
+    fraud_alert_for_payment,
+    members_by_reference,
+    payment_features,
+    payment_features_at,
+    payments_by_id,
+)
 from sunusav import prometheus, timings
 from sunusav.audit_trail import action_record
 from sunusav.hashing import check_input_hash
@@ -191,13 +203,25 @@ def fraud_alert_create(*, member: Member, payment: Payment, result: CheckResult,
         return existing
 
 
+# A reason's keys in the order the check answers them. PostgreSQL's JSONB keeps
+# keys in its own order, so a replay read back from the alert re-orders them:
+# the same decision must give the same bytes, first time or replayed.
+_REASON_KEYS = ("id", "kind", "weight", "isolation_score", "fr", "en")
+
+
+def _in_answer_order(reason: dict) -> dict:
+    ordered = {key: reason[key] for key in _REASON_KEYS if key in reason}
+    ordered.update((key, value) for key, value in reason.items() if key not in ordered)
+    return ordered
+
+
 def _result_from_alert(alert: AIAlert) -> CheckResult:
     payload = AlertPayload.of(alert)
     return CheckResult(
         fraud_score=payload.fraud_score,
         is_fraud=payload.is_fraud,
         decision=payload.decision,
-        reasons=payload.reasons,
+        reasons=[_in_answer_order(reason) for reason in payload.reasons],
         model_version=payload.model_version,
         fallback=payload.fallback,
         isolation_score=payload.isolation_score,
@@ -205,35 +229,89 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
     )
 
 
+_SEVERITY = {"allow": 0, "review": 1, "hold": 2}
+
+
+def _payment_decide(*, features: dict, features_at_receipt: dict | None, member: str) -> tuple[CheckResult, dict]:
+    """Score a payment's features (no writes, not counted); with its features at receipt too, the stricter answer.
+
+    Stricter: the graver decision, then the higher score; on a tie, the
+    payment's own time. Returns the answer that stands and its features.
+    """
+    views = (
+        [(features, None)]
+        if features_at_receipt is None
+        else [(features, "created_at"), (features_at_receipt, "received_at")]
+    )
+    started = time.perf_counter_ns()
+    results = score_rows([f for f, _ in views], members=[member] * len(views))
+    latency_ms = (time.perf_counter_ns() - started) / 1e6
+    (result, (chosen, view)) = max(
+        zip(results, views, strict=True), key=lambda rv: (_SEVERITY.get(rv[0].decision, 0), rv[0].fraud_score or 0.0)
+    )
+    result.latency_ms = latency_ms
+    if view is not None:
+        result.extra = {**result.extra, "screened_at": view}
+    return result, chosen
+
+
 @transaction.atomic
 def payment_check(
-    *, payment: Payment, features: dict, user_ref: str = "", token: str = "", input_hash: str = ""
+    *,
+    payment: Payment,
+    features: dict,
+    user_ref: str = "",
+    token: str = "",
+    input_hash: str = "",
+    features_at_receipt: dict | None = None,
 ) -> CheckedItem:
-    """Check a stored payment once: hold it and alert when suspicious; a repeat replays the first decision.
+    """Check a stored payment once: hold it, alert and tell the member when suspicious; a repeat is a replay.
 
     `input_hash` (API calls) pins the body of the first check of this payment:
     a later check with another body raises `PaymentCheckConflict` and changes
-    nothing. Commits synchronously: the hold must be durable before the caller
-    hears of it.
+    nothing. A payment with an alert (review, hold) answers that decision again;
+    an allowed payment checked before (`checked_at`) is scored again and, still
+    allowed, answers as a replay too (nothing to act on). Only a new model or
+    threshold that now finds it suspicious makes a repeat a new decision.
+    `features_at_receipt` (payment events with a `created_at`) are the
+    payment's features at the time the server received it: the stricter of
+    the two answers decides (see `payment_event_process`).
+    Every check writes one audit row, marked `replay` for repeats, so the
+    backend's retries never count as traffic. A hold, its alert, its audit row
+    and the member's `payment_held` notification (outbox) commit together,
+    synchronously: the hold must be durable before the caller hears of it.
     """
     locked = Payment.objects.select_for_update().select_related("member").get(pk=payment.pk)
+    changed = []
     if input_hash:
         if locked.check_input_hash and locked.check_input_hash != input_hash:
             raise PaymentCheckConflict(str(locked.pk))
         if not locked.check_input_hash:
             locked.check_input_hash = input_hash
-            locked.save(update_fields=["check_input_hash"])
+            changed.append("check_input_hash")
     timings.mark("features")
     existing = fraud_alert_for_payment(payment_id=locked.pk)
+    held_now = False
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
-        result, replay = transaction_check(features=features, member=user_ref or str(locked.member_id)), False
+        result, features = _payment_decide(
+            features=features, features_at_receipt=features_at_receipt, member=user_ref or str(locked.member_id)
+        )
+        replay = locked.checked_at is not None and result.decision not in ALERTED_DECISIONS
+        if not replay:  # a retry is no new traffic
+            prometheus.count_fraud_decisions([result])
         if result.decision in ALERTED_DECISIONS:
             fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:
             locked.status = Payment.Status.HELD
-            locked.save(update_fields=["status"])
+            changed.append("status")
+            held_now = True
+    if locked.checked_at is None:
+        locked.checked_at = timezone.now()
+        changed.append("checked_at")
+    if changed:
+        locked.save(update_fields=changed)
     timings.mark("writes")
     fraud_check_record(
         member=locked.member,
@@ -244,7 +322,21 @@ def payment_check(
         token=token,
         replay=replay,
     )
+    if held_now:
+        _payment_held_notify(payment=locked)
     return CheckedItem(result=result, payment=locked, replay=replay)
+
+
+def _payment_held_notify(*, payment: Payment) -> None:
+    # In the hold's transaction (the outbox row exists exactly when the hold does), once per payment.
+    notification_enqueue(
+        member=payment.member,
+        kind="payment_held",
+        dedupe_key=f"payment_held:{payment.pk}",
+        context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
+    )
+    # A nudge: the every-minute schedule delivers the outbox anyway.
+    enqueue("alerts.tasks.notifications_deliver", queue="fraud", priority=HIGH, best_effort=True)
 
 
 def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]:
@@ -314,11 +406,25 @@ def _normalise_ref(reference: str) -> str:
         return reference
 
 
-def payment_check_stored(*, payment: Payment, token: str = "") -> CheckedItem:
-    """Check a stored payment with features derived from its member's history (tasks, commands)."""
+def payment_check_stored(*, payment: Payment, token: str = "", received_at: datetime | None = None) -> CheckedItem:
+    """Check a stored payment with features derived from its member's history (events, tasks, commands).
+
+    `received_at`: also screen it as if it had happened then (the server's
+    time of a payment event); the stricter answer stands.
+    """
     (row,) = payment_features(payments=[payment])
     features = dict(zip(FEATURES, (float(v) for v in row), strict=True))
-    return payment_check(payment=payment, features=features, user_ref=str(payment.member_id), token=token)
+    at_receipt = None
+    if received_at is not None:
+        values = payment_features_at(payment=payment, at=received_at)
+        at_receipt = dict(zip(FEATURES, (float(v) for v in values), strict=True))
+    return payment_check(
+        payment=payment,
+        features=features,
+        user_ref=str(payment.member_id),
+        token=token,
+        features_at_receipt=at_receipt,
+    )
 
 
 # --- Analysts' review of held payments -----------------------------------------------------
@@ -447,9 +553,11 @@ def payment_record(
     """Store a payment the main backend reports, once per id; return it and whether it is new.
 
     The same id with the same body is the same payment (a retry); the same id
-    with another body is a conflict, never a silent overwrite. `expires_at` is
-    the Lightning invoice's expiry (None otherwise): when it passes on a hold
-    nobody reviewed, `fraud.holds.holds_expire` applies HOLD_EXPIRY_DEFAULT.
+    with another body is a conflict, never a silent overwrite. `created_at`,
+    when given, is part of the body (a retry that omits it is not compared on
+    it). `expires_at` is the Lightning invoice's expiry (None otherwise): when
+    it passes on a hold nobody reviewed, `fraud.holds.holds_expire` applies
+    HOLD_EXPIRY_DEFAULT.
     """
     fields = {
         "member_id": member.pk,
@@ -464,34 +572,38 @@ def payment_record(
     )
     if not created and any(getattr(payment, name) != value for name, value in fields.items()):
         raise PaymentConflict(str(payment_id))
+    if not created and created_at is not None and payment.created_at != created_at:
+        raise PaymentConflict(str(payment_id))  # a time given is part of the body (omitted: not compared)
     return payment, created
 
 
 @transaction.atomic
-def payment_screen(*, payment: Payment, token: str = ""):
-    """Check a stored payment from its history; if it is held, tell the member.
+def payment_screen(*, payment: Payment, token: str = "", received_at: datetime | None = None) -> CheckedItem:
+    """Check a stored payment from its history (`payment_check`: a hold tells the member in the same commit).
 
-    The hold, its alert, its audit row and the member's notification commit
-    together. Delivery of the notification can wait: it is enqueued after the
-    commit. Safe to repeat: a second check replays the first decision.
+    Delivery of the notification can wait: it is nudged after the commit.
+    Safe to repeat: a second check replays the first decision.
     """
-    checked = payment_check_stored(payment=payment, token=token)
-    if checked.payment.status == Payment.Status.HELD and not checked.replay:
-        notification_enqueue(
-            member=checked.payment.member,
-            kind="payment_held",
-            dedupe_key=f"payment_held:{payment.pk}",
-            context={"amount_sats": payment.amount_sats, "payment_id": str(payment.pk)},
-        )
-        # A nudge: the every-minute schedule delivers the outbox anyway.
-        enqueue("alerts.tasks.notifications_deliver", queue="fraud", priority=HIGH, best_effort=True)
-    return checked
+    return payment_check_stored(payment=payment, token=token, received_at=received_at)
 
 
 @transaction.atomic
 def payment_event_process(*, data: dict, member: Member, token: str = ""):
-    """Store a payment the main backend reports and screen it at once (one transaction)."""
-    payment, _ = payment_record(
+    """Store a payment the main backend reports and screen it at once (one transaction).
+
+    The event's `created_at` is the caller's word. The serializer bounds it
+    (PAYMENT_MAX_AGE_HOURS back, PAYMENT_CLOCK_SKEW_SECONDS ahead), and a
+    new payment that carries one is screened twice: at that time, against the
+    history around it (a late event still shows the burst it was part of), and
+    at the time the server received it, against the history up to now (a
+    created_at moved away from the member's recent activity cannot hide it).
+    The stricter answer stands, so no created_at lowers the decision below
+    what the server's own clock shows. Left open: a burst whose events are
+    each dated differently within the window is spread out in the stored
+    history; keep PAYMENT_MAX_AGE_HOURS as short as the backend's replays allow.
+    """
+    received_at = timezone.now()
+    payment, created = payment_record(
         payment_id=data["payment_id"],
         member=member,
         kind=data["kind"],
@@ -501,4 +613,5 @@ def payment_event_process(*, data: dict, member: Member, token: str = ""):
         created_at=data.get("created_at"),
         expires_at=data.get("expires_at"),
     )
-    return payment_screen(payment=payment, token=token)
+    dated = created and data.get("created_at") is not None
+    return payment_screen(payment=payment, token=token, received_at=received_at if dated else None)

@@ -10,6 +10,9 @@ worker died, so nothing accepted is lost (jobs are idempotent for the repeat).
 - `ReliableRedis`: for several machines. django-q2's own Redis broker pops a
   task with BLPOP and loses it if the worker is killed; this one moves it to an
   in-flight set with a deadline in one Lua script, and acknowledgement removes it.
+
+Both list every task they hold (`packages`), so the job ledger (sunusav/jobs.py)
+can tell a job the broker still has from one it lost (Redis restarted empty).
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class PriorityORM(ORM):
 
     def purge_queue(self):
         return self.get_connection().filter(key__in=self.keys).delete()
+
+    def packages(self):
+        """Yield the payload of every task in the table, queued or leased, whatever its list."""
+        yield from self.get_connection().values_list("payload", flat=True).iterator(chunk_size=500)
 
     def timeout(self, task):
         return timezone.now() + timedelta(seconds=Conf.RETRY)
@@ -165,6 +172,11 @@ class ReliableRedis(Redis):
             return 0
         homes = self.connection.hmget(self.homes, ids)
         return sum(1 for h in homes if h and h.decode() in self.keys)
+
+    def packages(self):
+        """Yield the payload of every task Redis holds, queued or in flight, whatever its list."""
+        for _, payload in self.connection.hscan_iter(self.payloads, count=500):
+            yield payload
 
     def purge_queue(self):
         for key in self.keys:

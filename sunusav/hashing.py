@@ -1,6 +1,8 @@
 """Hashes: of a decision's input (what its audit row carries beside the result) and of phone numbers.
 
-Phones are never stored in clear: `phone_hash` is the keyed hash they are stored and looked up under.
+Phones are never stored in clear: `phone_hash` is the keyed hash they are stored and looked up under,
+and `refuse_phone_number` keeps them out of the API fields that are stored (identifiers, devices,
+places), where a caller might send one by mistake.
 """
 
 import hashlib
@@ -8,6 +10,10 @@ import hmac
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+
+# One definition of "looks like a phone number" for the logs' redaction and the API's refusal.
+from sunusav.logs import PHONE_RE
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 
@@ -54,3 +60,27 @@ def phone_hash(phone: str) -> str:
     can look a member up by phone, and a leaked table reveals no numbers.
     """
     return hmac.new(settings.PHONE_HASH_KEY.encode(), phone.encode(), hashlib.sha256).hexdigest()
+
+
+PHONE_REFUSED = (
+    "Phone numbers are not accepted here: send the member's keyed hash instead "
+    "(HMAC-SHA256 of the E.164 number under the shared phone-hash key, 64 hex digits)."
+)
+
+
+def looks_like_phone(value: str) -> bool:
+    """Return whether `value` contains a phone number, by the pattern the logs redact (`sunusav.logs.PHONE_RE`).
+
+    Senegal's numbers with or without +221 / 00221, with spaces, dots or dashes, and any +country
+    number; digits inside hex ids (UUIDs, hashes) do not count.
+    """
+    return PHONE_RE.search(value) is not None
+
+
+def refuse_phone_number(value: str) -> None:
+    """Validator for stored identifier fields: raise `ValidationError` if `value` looks like a phone number.
+
+    The message never repeats the value (the error body is logged and returned).
+    """
+    if isinstance(value, str) and looks_like_phone(value):
+        raise ValidationError(PHONE_REFUSED, code="phone_number")

@@ -253,6 +253,8 @@ class Payment(models.Model):
     check_input_hash = models.CharField(
         _("empreinte de la vérification"), max_length=64, blank=True, default="", db_default=""
     )
+    # When the fraud check first decided on it: every later check is a replay (fraud.services.payment_check).
+    checked_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     # Ground truth of the demo world, for evaluation only: never a model input.
     is_fraud_label = models.BooleanField(_("fraude (vérité terrain)"), null=True, blank=True)
     fraud_pattern = models.CharField(_("motif de fraude (démo)"), max_length=32, blank=True)
@@ -431,3 +433,41 @@ class AnalystAction(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.target_type} {self.target_id}"
+
+
+class JobRecord(models.Model):
+    """A job accepted onto a queue, kept until it has run: the ledger that recovers jobs a broker lost.
+
+    Written by `sunusav.queues.enqueue` in the caller's transaction, marked
+    done by the worker that runs it, re-enqueued by `sunusav.jobs.jobs_reconcile`
+    when the broker no longer holds it (see sunusav/jobs.py).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    func = models.CharField(_("tâche"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("arguments nommés"), default=dict, blank=True)
+    queue = models.CharField(_("file"), max_length=16)
+    priority = models.CharField(_("priorité"), max_length=8)
+    # The run the job belongs to (a credit run id ...), to follow a run's jobs; may be blank.
+    key = models.CharField(_("clé d'exécution"), max_length=64, blank=True, default="")
+    request_id = models.CharField(_("identifiant de requête"), max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    # When the job was last handed to the broker (or was to be: the push follows the commit).
+    enqueued_at = models.DateTimeField(_("mis en file le"), default=timezone.now)
+    reenqueued = models.PositiveIntegerField(_("remises en file"), default=0)
+    done_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    succeeded = models.BooleanField(_("réussi"), null=True, blank=True)
+
+    class Meta:
+        db_table = "job_records"
+        verbose_name = _("tâche acceptée")
+        verbose_name_plural = _("tâches acceptées")
+        indexes = [
+            # The reconciliation reads only unfinished jobs, oldest push first; the purge only finished ones.
+            models.Index(fields=["enqueued_at"], condition=models.Q(done_at__isnull=True), name="job_records_owed"),
+            models.Index(fields=["done_at"], condition=models.Q(done_at__isnull=False), name="job_records_done"),
+        ]
+
+    def __str__(self):
+        return f"{self.func} ({self.queue})"

@@ -60,6 +60,21 @@ SCHEDULES = [
         "queue": "credit",
     },
     {
+        # Accepted jobs the broker lost (Redis restarted empty) are enqueued again (sunusav/jobs.py).
+        "name": "sunusav:jobs-reconcile",
+        "func": "sunusav.tasks.jobs_reconcile",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+        "queue": "credit",
+    },
+    {
+        "name": "sunusav:jobs-purge",
+        "func": "sunusav.tasks.job_records_purge",
+        "schedule_type": Schedule.DAILY,
+        "first_run": "03:45",
+        "queue": "credit",
+    },
+    {
         "name": "sunusav:purge-ai-data",
         "func": "alerts.tasks.ai_data_purge",
         "schedule_type": Schedule.DAILY,

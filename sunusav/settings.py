@@ -196,6 +196,11 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "sunusav.brokers.PriorityORM"
+# The job ledger (sunusav/jobs.py): an accepted job neither done nor held by the
+# broker this long after it was enqueued is enqueued again (checked every 5
+# minutes); records of finished jobs are kept JOBS_RETENTION_DAYS.
+JOBS_RECONCILE_GRACE_SECONDS = env.int("JOBS_RECONCILE_GRACE_SECONDS", default=300)
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=7)
 
 # --- Auth, i18n ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -300,6 +305,11 @@ if FRAUD_DEFAULT_ACTION not in {"allow", "review", "hold"}:
 HOLD_EXPIRY_DEFAULT = env.str("HOLD_EXPIRY_DEFAULT", default="reject")
 if HOLD_EXPIRY_DEFAULT not in {"reject", "release"}:
     raise ImproperlyConfigured("HOLD_EXPIRY_DEFAULT must be reject or release.")
+# A payment event's created_at is accepted from PAYMENT_MAX_AGE_HOURS before the
+# server's clock to PAYMENT_CLOCK_SKEW_SECONDS after it (else 400); a payment is
+# screened at its created_at and at its arrival, the stricter answer standing.
+PAYMENT_MAX_AGE_HOURS = env.float("PAYMENT_MAX_AGE_HOURS", default=24.0)
+PAYMENT_CLOCK_SKEW_SECONDS = env.int("PAYMENT_CLOCK_SKEW_SECONDS", default=300)
 
 # --- Credit ---------------------------------------------------------------------------
 # Offers: the amount is a band-dependent share of what the member paid into

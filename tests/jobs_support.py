@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,11 @@ def record_run(label: str, sleep: float = 0.0) -> str:
     time.sleep(sleep)
     metric_record(member=None, key="test_job", value=time.time(), meta={"label": label})
     return label
+
+
+def job_fail(label: str) -> str:
+    """A test job that always fails."""
+    raise RuntimeError(f"job {label} failed")
 
 
 def database_url() -> str:
@@ -45,6 +52,7 @@ class LiveCluster:
         env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", **self.env}
         if self.name:
             env["Q_CLUSTER_NAME"] = self.name
+        (ROOT / "var").mkdir(exist_ok=True)
         self.log = open(ROOT / "var" / f"qcluster-test-{os.getpid()}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
@@ -83,3 +91,50 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, message: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence (no RDB, no AOF)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> PrivateRedis:
+        import redis
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise AssertionError("redis-server is needed for this test")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _pings(redis, self.url), timeout=10, interval=0.05, message="the private redis-server")
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # e.g. refusing to exit while it writes its first AOF
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: everything it held is gone, as after an unpersisted restart."""
+        self.stop()
+        self.start()
+
+
+def _pings(redis, url: str) -> bool:
+    try:
+        return redis.from_url(url).ping()
+    except redis.ConnectionError:
+        return False

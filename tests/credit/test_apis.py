@@ -136,3 +136,17 @@ def test_health_is_ok_with_a_model_and_degraded_without(api_client, trained_mode
     assert body["status"] == "degraded" and body["model_version"] == "rules-v1" and body["fallback"] is True
     prediction = api_client.post("/api/credit/predict", SEED_BODY, format="json").json()
     assert prediction["fallback"] is True and prediction["model_version"] == "rules-v1"
+
+
+@pytest.mark.parametrize("user_id", ["+221 77 123 45 67", "00221 77 123 45 67", "77-123-45-67", "+221771234567"])
+def test_a_phone_number_as_user_id_is_400_and_stored_nowhere(api_client, user_id):
+    response = api_client.post("/api/credit/predict", {**SEED_BODY, "user_id": user_id}, format="json")
+    assert response.status_code == 400, response.content
+    message = response.json()["user_id"][0]
+    assert "phone numbers are not accepted here" in message.lower() and "keyed hash" in message
+    assert user_id not in response.content.decode()
+    batch = api_client.post(
+        "/api/credit/batch-predict", {"items": [SEED_BODY, {**SEED_BODY, "user_id": user_id}]}, format="json"
+    )
+    assert batch.status_code == 400 and "user_id" in batch.json()["items"]["1"]
+    assert not AIMetric.objects.exists()

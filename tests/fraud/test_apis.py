@@ -180,3 +180,61 @@ def test_same_payment_checked_with_another_body_is_409_and_changes_nothing(api_c
     assert AIMetric.objects.count() == rows
     payment.refresh_from_db()
     assert payment.status != "held"
+
+
+@pytest.mark.parametrize("user_id", ["+221 77 123 45 67", "00221 77 123 45 67", "77.123.45.67", "771234567"])
+@pytest.mark.parametrize("url", ["/api/fraud/check", "/api/fraud/batch-check"])
+def test_a_phone_number_as_user_id_is_400_and_stored_nowhere(api_client, fraud_model, url, user_id):
+    item = {**ORDINARY, "user_id": user_id}
+    body = item if url == "/api/fraud/check" else {"items": [ORDINARY, item]}
+    response = _post(api_client, url, body)
+    assert response.status_code == 400, response.content
+    errors = response.json() if url == "/api/fraud/check" else response.json()["items"]["1"]
+    assert "phone numbers are not accepted here" in errors["user_id"][0].lower()
+    assert "keyed hash" in errors["user_id"][0]
+    assert user_id not in response.content.decode()
+    assert not AIMetric.objects.exists()
+
+
+def test_an_allowed_payment_checked_again_is_a_replay(api_client, fraud_model):
+    payment = PaymentFactory(status=Payment.Status.PENDING)
+    body = {**ORDINARY, "user_id": str(payment.member_id), "payment_id": str(payment.pk)}
+    answers = [_post(api_client, "/api/fraud/check", body).json() for _ in range(3)]
+    assert [(a["decision"], a["replay"]) for a in answers] == [("allow", False), ("allow", True), ("allow", True)]
+    rows = AIMetric.objects.filter(metric_key="fraud_check", user=payment.member)
+    assert sorted(r.meta["replay"] for r in rows) == [False, True, True]
+
+
+@pytest.mark.parametrize("url", ["/api/fraud/check", "/api/fraud/batch-check"])
+def test_a_hold_through_the_check_api_tells_the_member_once_like_the_payment_event(
+    api_client, fraud_model, url, django_capture_on_commit_callbacks
+):
+    from alerts.models import Notification
+
+    payment = PaymentFactory(status=Payment.Status.PENDING, amount_sats=1_000_000)
+    item = {**SEED_EXAMPLE, "user_id": str(payment.member_id), "payment_id": str(payment.pk)}
+    body = item if url == "/api/fraud/check" else {"items": [item]}
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _post(api_client, url, body).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.HELD
+    (notification,) = Notification.objects.filter(member=payment.member)
+    assert (notification.kind, notification.payload["payment_id"]) == ("payment_held", str(payment.pk))
+
+
+def test_the_hold_notification_commits_with_the_hold_or_not_at_all(api_client, fraud_model, monkeypatch):
+    from alerts.models import Notification
+    from fraud import services
+
+    def broken(**kwargs):
+        raise RuntimeError("audit write failed")
+
+    monkeypatch.setattr(services, "fraud_check_record", broken)
+    payment = PaymentFactory(status=Payment.Status.PENDING, amount_sats=1_000_000)
+    body = {**SEED_EXAMPLE, "user_id": str(payment.member_id), "payment_id": str(payment.pk)}
+    with pytest.raises(RuntimeError):
+        _post(api_client, "/api/fraud/check", body)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    assert not Notification.objects.exists() and not AIAlert.objects.exists()

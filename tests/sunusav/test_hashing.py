@@ -75,3 +75,49 @@ def test_every_decision_row_is_auditable_and_free_of_personal_data(api_client, s
         assert "a" * 64 not in text
         assert not PHONE.search(text), text
         assert settings.AI_INTERNAL_TOKENS[0] not in text
+
+
+# --- Phone numbers are refused where an identifier belongs (issue 18) -------------------------
+
+PHONE_LIKE = [
+    "+221 77 123 45 67",
+    "+221771234567",
+    "00221 77 123 45 67",
+    "00221771234567",
+    "221 78 123 45 67",
+    "77 123 45 67",
+    "77.123.45.67",
+    "76-123-45-67",
+    "701234567",
+    "tel:+221 70 123 45 67",
+    "+33612345678",
+]
+NOT_PHONES = ["test-user", "sec-user", str(uuid.UUID(int=0x771234567)), uuid.uuid4().hex, "device-9", "Touba", "u-2"]
+
+
+@pytest.mark.parametrize("value", PHONE_LIKE)
+def test_phone_like_values_are_refused_with_a_message_naming_the_keyed_hash(value):
+    from django.core.exceptions import ValidationError
+
+    from sunusav.hashing import looks_like_phone, refuse_phone_number
+
+    assert looks_like_phone(value)
+    with pytest.raises(ValidationError) as raised:
+        refuse_phone_number(value)
+    message = " ".join(raised.value.messages)
+    assert "phone numbers are not accepted here" in message.lower() and "keyed hash" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize("value", NOT_PHONES)
+def test_identifiers_that_are_not_phone_numbers_pass(value):
+    from sunusav.hashing import looks_like_phone, refuse_phone_number
+
+    assert not looks_like_phone(value)
+    refuse_phone_number(value)
+
+
+def test_the_keyed_hash_of_a_phone_number_is_what_passes():
+    from sunusav.hashing import looks_like_phone, phone_hash
+
+    assert not any(looks_like_phone(phone_hash(p)) for p in ["+221771234567", "+221701234567", "+221761234567"])
