@@ -42,28 +42,12 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.bench_http_compare import CREDIT_BODY, FRAUD_BODY
 from benchmarks.common import splice_sections, time_calls, wsgi_caller
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "profile-bench-token-0123456789abcdef"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/sunusav_bench_profile"
-FRAUD_BODY = {
-    "user_id": "test-user",
-    "amount_sats": 1_000_000,
-    "time_since_last_sec": 5,
-    "invoices_last_min": 10,
-    "device_changes": 3,
-    "location_changes": 2,
-}
-CREDIT_BODY = {
-    "user_id": "bench-user",
-    "tontine_contributions": 50000,
-    "punctuality_rate": 0.9,
-    "contributions_count": 10,
-    "mobile_tx_volume": 100000,
-    "avg_payment_delay_days": 1,
-    "community_endorsements": 5,
-}
 ENDPOINTS = [
     ("POST /api/fraud/check", "/api/fraud/check", FRAUD_BODY),
     ("POST /api/credit/predict", "/api/credit/predict", CREDIT_BODY),
