@@ -360,13 +360,14 @@ def metrics_insert(
                     if async_commit and connection.get_autocommit()
                     else f"INSERT INTO ai_metrics {_COLUMNS} VALUES (%s::uuid, %s, %s, %s, %s::jsonb, %s)"
                 )
-                cursor.executemany(
-                    sql,
-                    [
-                        (i, m, k, None if v is None else float(v), orjson.dumps(meta).decode(), now)
-                        for i, (m, k, v, meta) in zip(ids, rows, strict=True)
-                    ],
-                )
+                params = [
+                    (i, m, k, None if v is None else float(v), orjson.dumps(meta).decode(), now)
+                    for i, (m, k, v, meta) in zip(ids, rows, strict=True)
+                ]
+                if len(params) == 1:  # psycopg's executemany enters pipeline mode: more messages for one row
+                    cursor.execute(sql, params[0])
+                else:
+                    cursor.executemany(sql, params)
                 return
             stamp = now.isoformat()
             buffer = io.StringIO()
@@ -380,13 +381,15 @@ def metrics_insert(
                 copy.write(buffer.getvalue())
             return
         stamp = connection.ops.adapt_datetimefield_value(now)
-        cursor.executemany(
-            f"INSERT INTO ai_metrics {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                (i, _hex(m), k, None if v is None else float(v), orjson.dumps(meta).decode(), stamp)
-                for i, (m, k, v, meta) in zip(ids, rows, strict=True)
-            ],
-        )
+        params = [
+            (i, _hex(m), k, None if v is None else float(v), orjson.dumps(meta).decode(), stamp)
+            for i, (m, k, v, meta) in zip(ids, rows, strict=True)
+        ]
+        sql = f"INSERT INTO ai_metrics {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)
 
 
 def _hex(member_id) -> str | None:
