@@ -10,8 +10,14 @@ class AlertListFilterSerializer(StrictSerializer):
     """Query parameters of GET /api/alerts (besides the pagination's `cursor` and `limit`)."""
 
     member = serializers.UUIDField(required=False, help_text="The member (table users) the alerts are about.")
-    resolved = serializers.BooleanField(required=False, allow_null=True, default=None)
+    # Exactly "true" or "false" (DRF's BooleanField also takes "1", "yes", "on", "True" ...): what the schema declares.
+    resolved = serializers.ChoiceField(
+        choices=["true", "false"], required=False, help_text="true: resolved only; false: open only."
+    )
     type = serializers.ChoiceField(choices=AlertType.choices, required=False)
+
+    def validate_resolved(self, value: str) -> bool:
+        return value == "true"
 
 
 class AlertOutputSerializer(serializers.Serializer):

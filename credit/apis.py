@@ -1,6 +1,6 @@
 """Credit API: one small view per operation (X-Internal-Token required by the DRF defaults)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from credit.serializers import (
 )
 from sunusav.api.negotiation import JSONOnlyNegotiation
 from sunusav.api.renderers import OrjsonRenderer
-from sunusav.api.schema import ERRORS, READ_ERRORS
+from sunusav.api.schema import ERRORS, NOT_FOUND, READ_ERRORS
 from sunusav.models import Tontine
 
 
@@ -73,9 +73,7 @@ class CreditHealthApi(APIView):
 class CreditMemberScoreApi(APIView):
     """GET /api/credit/members/<id>/score: the member's stored score, band, reasons and model version."""
 
-    @extend_schema(
-        responses={200: MemberScoreOutputSerializer, 404: OpenApiResponse(description="Unknown member."), **READ_ERRORS}
-    )
+    @extend_schema(responses={200: MemberScoreOutputSerializer, 404: NOT_FOUND, **READ_ERRORS})
     def get(self, request, member_id):
         score = selectors.member_score(member_id=member_id)
         if score is None:

@@ -3,14 +3,14 @@
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credit.explain import member_explanation
-from sunusav.api.schema import BAD_REQUEST, READ_ERRORS
+from sunusav.api.schema import BAD_REQUEST, NOT_FOUND, READ_ERRORS
 
 
 class _TextsSerializer(serializers.Serializer):
@@ -82,7 +82,7 @@ class MemberExplanationApi(APIView):
         responses={
             200: MemberExplanationOutputSerializer,
             400: BAD_REQUEST,
-            404: OpenApiResponse(description="Unknown member."),
+            404: NOT_FOUND,
             **READ_ERRORS,
         },
     )

@@ -9,6 +9,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from sunusav import apis, health, prometheus
 
+# A URL no route matches answers JSON under /api/ (the HTML page elsewhere).
+handler404 = "sunusav.api.errors.page_not_found"
+
 urlpatterns = [
     path("health", health.health, name="health"),
     path("metrics", prometheus.MetricsView.as_view(), name="metrics"),

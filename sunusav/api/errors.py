@@ -4,6 +4,8 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,3 +51,14 @@ def exception_handler(exc, context):
             headers={"Retry-After": "5"},
         )
     return None
+
+
+def page_not_found(request, exception):
+    """Django's 404 (a URL no route matches, e.g. a non-UUID where the route is `<uuid:>`): JSON under /api/.
+
+    DRF's views answer their own 404s in JSON; a path that reaches no view got Django's HTML page,
+    which the OpenAPI schema does not declare (schemathesis: "Undocumented Content-Type").
+    """
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,6 +1,6 @@
 """OpenAPI pieces every API shares: the token scheme and the error answers."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -16,7 +16,30 @@ class InternalTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "X-Internal-Token"}
 
 
-_Detail = inline_serializer(
+class BoundedListScheme(OpenApiSerializerFieldExtension):
+    """Declare a `many=True` field's bounds: `minItems` / `maxItems` from allow_empty, min_length, max_length.
+
+    drf-spectacular maps them on ListField but not on a nested serializer's ListSerializer
+    (`batch_of`'s `items`), so the schema said any number of items while the API refuses 0 and > API_BATCH_LIMIT.
+    """
+
+    target_class = "rest_framework.serializers.ListSerializer"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        min_items = max(field.min_length or 0, 0 if field.allow_empty else 1)
+        if min_items:
+            schema["minItems"] = min_items
+        if field.max_length is not None:
+            schema["maxItems"] = field.max_length
+        return schema
+
+
+ERROR_DETAIL = inline_serializer(
     name="ErrorDetail",
     fields={"detail": serializers.CharField(), "code": serializers.CharField(required=False)},
 )
@@ -28,13 +51,14 @@ BAD_REQUEST = OpenApiResponse(
 )
 ERRORS = {
     400: BAD_REQUEST,
-    401: OpenApiResponse(_Detail, description="Missing, empty or wrong X-Internal-Token."),
-    413: OpenApiResponse(_Detail, description="Body larger than API_MAX_BODY_BYTES."),
-    415: OpenApiResponse(_Detail, description="Body not sent as application/json."),
-    429: OpenApiResponse(_Detail, description="Rate limit of this token reached; see Retry-After."),
-    503: OpenApiResponse(_Detail, description="Database unreachable; retry after Retry-After seconds."),
+    401: OpenApiResponse(ERROR_DETAIL, description="Missing, empty or wrong X-Internal-Token."),
+    413: OpenApiResponse(ERROR_DETAIL, description="Body larger than API_MAX_BODY_BYTES."),
+    415: OpenApiResponse(ERROR_DETAIL, description="Body not sent as application/json."),
+    429: OpenApiResponse(ERROR_DETAIL, description="Rate limit of this token reached; see Retry-After."),
+    503: OpenApiResponse(ERROR_DETAIL, description="Database unreachable; retry after Retry-After seconds."),
 }
 READ_ERRORS = {code: ERRORS[code] for code in (401, 429, 503)}
+NOT_FOUND = OpenApiResponse(ERROR_DETAIL, description="Unknown member.")
 CONFLICT = {409: OpenApiResponse(OpenApiTypes.OBJECT, description="Payment id already reported with another body.")}
 
 

@@ -40,3 +40,16 @@ def test_stored_score_with_the_latest_decisions_reasons(api_client):
     assert body["model_version"] == "credit-v2" and body["confidence"] == pytest.approx(0.8)
     assert body["updated_at"] is not None
     assert body["reasons"][0]["code"] == "LOW_PUNCTUALITY" and body["reasons"][0]["fr"]
+
+
+@pytest.mark.parametrize("member_id", ["nope", "null,null", "1"])
+def test_a_non_uuid_member_is_a_json_404(api_client, member_id):
+    """The route is <uuid:>: no view matches, and Django's 404 page was HTML, which the schema does not declare."""
+    response = api_client.get(f"/api/credit/members/{member_id}/score")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_404_outside_the_api_is_still_the_html_page(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")

@@ -38,7 +38,15 @@ def _request(url, body=None, token=TOKEN, timeout=10):
 
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_and_no_accepted_invalid_input(tmp_path):
-    """All checks, positive and negative data, bounded by --max-examples."""
+    """Every /api/ operation, all checks, positive and negative data, 300 examples per operation.
+
+    The coverage phase (boundary values: `limit` 0 and 201, empty batches, non-UUID ids ...) then
+    300 fuzzed examples per operation (the three GETs without parameters have fewer distinct
+    inputs: hypothesis stops when they are exhausted), ~3,100 test cases in all. Two workers
+    overlap generating inputs and answering them: measured 168 s wall (123 s CPU) on PostgreSQL
+    and 150 s on SQLite, on 2 shared cores at load ~3.5; 270 s with one worker; 10 examples per
+    operation took ~25 s.
+    """
     with LiveServer(database_url=database_url()) as server:
         result = subprocess.run(
             [
@@ -52,16 +60,13 @@ def test_schemathesis_finds_no_server_error_and_no_accepted_invalid_input(tmp_pa
                 "--mode",
                 "all",
                 "--max-examples",
-                "10",
-                # Issue 10's read API (in progress) does not declare its 400/401 answers yet.
-                "--exclude-path-regex",
-                "^/api/(alerts|credit/members/)",
+                "300",
                 "--seed",
                 "7",
                 "--phases",
                 "examples,coverage,fuzzing",
                 "--workers",
-                "1",
+                "2",
                 "--no-shrink",
                 "--suppress-health-check",
                 "all",
@@ -75,7 +80,7 @@ def test_schemathesis_finds_no_server_error_and_no_accepted_invalid_input(tmp_pa
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=240,
+            timeout=600,
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
