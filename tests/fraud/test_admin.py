@@ -63,7 +63,7 @@ def test_the_queue_lists_only_held_payments_oldest_first_with_their_decision(ana
     assert list(response.context["cl"].result_list) == [older, newer]
     text = _text(response)
     alert = _alert(older)
-    assert f"{alert.payload['fraud_score']:.3f}" in text
+    assert f"{alert.payload['fraud_score']:.3f}".replace(".", ",") in text  # the French decimal comma
     assert "Rafale de factures" in text  # a reason, in French
     assert alert.payload["model_version"] in text
     assert "1 000 000 sats (600 000 XOF)" in text
