@@ -18,7 +18,7 @@ from django.contrib.admin import helpers
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -79,7 +79,7 @@ def _band(alert: AIAlert) -> str:
     return gettext("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
         "tontine": payload.tontine_name or "?",
         "round": payload.round or "?",
-        "share": number_format(100 * float(share), decimal_pos=1),
+        "share": number_text(100 * float(share), decimals=1),
     }
 
 
@@ -96,7 +96,7 @@ def _fmt_score(value) -> str:
     if value is None:
         return "—"
     try:
-        return number_format(float(value), decimal_pos=3)
+        return number_text(float(value), decimals=3)
     except (TypeError, ValueError):
         return str(value)
 

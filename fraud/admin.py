@@ -18,7 +18,7 @@ from django.db.models.functions import Cast
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
@@ -40,6 +40,7 @@ from sunusav.presenters import (
     decision_label,
     features_text,
     label_of,
+    number_text,
     reason_texts,
     reasons_html,
     sats_and_xof,
@@ -291,7 +292,7 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
         return format_html(
             '<a href="{}"><strong>{}</strong></a><br><small>{}</small>',
             reverse("admin:alerts_aialert_change", args=[alert.pk]),
-            number_format(float(payload.fraud_score), decimal_pos=3),
+            number_text(float(payload.fraud_score), decimals=3),
             payload.model_version or "—",
         )
 
@@ -392,7 +393,7 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
                 p.member.display_name,
                 p.amount_display,
                 p.get_status_display(),
-                "—" if p.fraud_score_value is None else number_format(float(p.fraud_score_value), decimal_pos=3),
+                "—" if p.fraud_score_value is None else number_text(float(p.fraud_score_value), decimals=3),
                 " ; ".join(p.reason_list),
             ],
             apply=lambda rows, data: self._review_all(request, rows, action, data["reason"]),

@@ -68,7 +68,8 @@ def number_text(value, *, decimals: int | None = None, max_decimals: int = 4) ->
         text = f"{rounded:.{max_decimals}f}".rstrip("0")
         decimals = len(text.split(".")[1])
         value = rounded
-    return number_format(value, decimal_pos=decimals, force_grouping=True)
+    # Rounded here: number_format cuts a float's extra digits off (0.9996 would read 0,999).
+    return number_format(round(float(value), decimals), decimal_pos=decimals, force_grouping=True)
 
 
 def percent_text(share, *, decimals: int = 1) -> str:
