@@ -27,7 +27,7 @@ from backoffice.forms import CreditTryForm, FraudTryForm
 from credit.features import FEATURES
 from credit.scoring import DECISION_THRESHOLD, score_matrix
 from fraud.detectors import score_rows
-from sunusav.presenters import duration_us_text, label_of, model_label
+from sunusav.presenters import duration_us_text, label_of, model_label, numbers_grouped
 
 DASHBOARD_PERMISSION = "alerts.view_aialert"
 TRY_PERMISSION = "sunusav.view_modelversion"
@@ -212,7 +212,9 @@ def _credit_result(features: dict) -> dict:
     return {
         **prediction.as_dict(),
         "offer": prediction.score >= DECISION_THRESHOLD,
-        "reason_texts": [{"code": r["code"], "text": r[lang], "impact": r["impact"]} for r in prediction.reasons],
+        "reason_texts": [
+            {"code": r["code"], "text": numbers_grouped(r[lang]), "impact": r["impact"]} for r in prediction.reasons
+        ],
     }
 
 
@@ -221,7 +223,9 @@ def _fraud_result(features: dict) -> dict:
     lang = "en" if _english() else "fr"
     return {
         **result.as_dict(),
-        "reason_texts": [{"id": r["id"], "text": r[lang], "weight": r.get("weight")} for r in result.reasons],
+        "reason_texts": [
+            {"id": r["id"], "text": numbers_grouped(r[lang]), "weight": r.get("weight")} for r in result.reasons
+        ],
     }
 
 

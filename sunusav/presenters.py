@@ -15,6 +15,7 @@ Numbers are written the page language's way with their thousands grouped
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -184,15 +185,29 @@ def xof_and_sats(xof) -> str:
     }
 
 
+# A whole number of five digits or more, standing alone ("(1000000 sats)"), in a sentence written by a model.
+_LONG_NUMBER = re.compile(r"(?<![\w.,])\d{5,}(?![\w.,])")
+
+
+def numbers_grouped(text: str) -> str:
+    """Return a sentence with its long whole numbers grouped the page's way: "(1000000 sats)" -> "(1 000 000 sats)".
+
+    The models' reasons are written once, at decision time, and also go to
+    the API as they are; pages group their numbers when they show them.
+    """
+    return _LONG_NUMBER.sub(lambda m: number_text(int(m.group(0))), str(text))
+
+
 def reason_texts(reasons) -> list[str]:
     """Return reasons (the models' dicts with `fr`/`en`, or reason codes) as sentences in the UI language."""
     in_english = ui_in_english()
     texts = []
     for reason in reasons or []:
         if isinstance(reason, dict):
-            texts.append(reason.get("en" if in_english else "fr") or reason.get("id") or reason.get("code") or "?")
+            text = reason.get("en" if in_english else "fr") or reason.get("id") or reason.get("code") or "?"
         else:
-            texts.append(reason_code_text(str(reason), english=in_english))
+            text = reason_code_text(str(reason), english=in_english)
+        texts.append(numbers_grouped(text))
     return texts
 
 
