@@ -133,6 +133,11 @@ def features_text(features) -> list[tuple[str, str]]:
     return [(label_of("feature", code), number_text(value, max_decimals=2)) for code, value in items]
 
 
+def label_value(label, value) -> str:
+    """Return "label : value" with the page language's punctuation ("label: value" in English)."""
+    return pgettext("label and its value", "%(label)s : %(value)s") % {"label": label, "value": value}
+
+
 def features_html(features):
     """Return a feature dump as an HTML list of "label : value" lines ("—" when empty)."""
     pairs = features_text(features)
@@ -140,7 +145,7 @@ def features_html(features):
         return "—"
     return format_html(
         "<ul class='risk-features'>{}</ul>",
-        format_html_join("", "<li>{}&nbsp;: {}</li>", pairs),
+        format_html_join("", "<li>{}</li>", ((label_value(label, value),) for label, value in pairs)),
     )
 
 

@@ -3,7 +3,8 @@
 `{% load backoffice_format %}` then `{{ value|num }}` ("7 371", "0,968"),
 `{{ value|num:3 }}` (three decimals), `{{ share|percent }}`, `{{ us|duration_us }}`
 ("1,27 s"), `{{ code|label:"feature" }}`, `{{ name|model_label }}` ("crédit"),
-`{{ count|count_noun:opts }}` ("0 alerte IA", "2 alertes IA").
+`{{ count|count_noun:opts }}` ("0 alerte IA", "2 alertes IA"), `{{ label|pair:value }}`
+("PR-AUC : 0,93" in French, "PR-AUC: 0.93" in English).
 """
 
 from django import template
@@ -55,3 +56,9 @@ def count_noun(count, opts):
     """Return "<count> <verbose name>" with the page language's plural rule (French: 0 and 1 singular)."""
     noun = opts.verbose_name if presenters.plural_is_singular(count) else opts.verbose_name_plural
     return f"{presenters.number_text(count)} {noun}"
+
+
+@register.filter
+def pair(label, value):
+    """Return "label : value" with the page language's punctuation."""
+    return presenters.label_value(label, value)

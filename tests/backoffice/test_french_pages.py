@@ -32,7 +32,7 @@ from fraud.features import FEATURES as FRAUD_FEATURES
 from fraud.services import payment_review, payment_screen
 from sunusav.ml import lifecycle
 from sunusav.ml.registry import registry
-from sunusav.models import AnalystAction, ModelVersion, Payment
+from sunusav.models import ModelVersion, Payment
 from tests.factories import (
     ContributionFactory,
     EndorsementFactory,
@@ -214,7 +214,9 @@ def world(artifacts_dir, risk_admin_user, django_capture_on_commit_callbacks):
 
     now = timezone.now()
     awa = MemberFactory(display_name="Awa Diop")
-    tontine = TontineFactory(name="Tontine du marché", started_at=now - dt.timedelta(days=200), contribution_sats=25_000)
+    tontine = TontineFactory(
+        name="Tontine du marché", started_at=now - dt.timedelta(days=200), contribution_sats=25_000
+    )
     people = [awa, *(MemberFactory() for _ in range(3))]
     for position, member in enumerate(people, start=1):
         MembershipFactory(tontine=tontine, member=member, position=position)
@@ -238,12 +240,17 @@ def world(artifacts_dir, risk_admin_user, django_capture_on_commit_callbacks):
 
     stages = {"validation": 1_272_082, "features": 148, "model": 578, "rules": 150, "writes": 12_345}
     for key in ("fraud_check", "credit_prediction"):
-        for i in range(3):
+        for _ in range(3):
             AIMetric.objects.create(
                 user=awa, metric_key=key, metric_value=0.42, meta={"decision": "allow", "stages_us": stages}
             )
     credit_version = ModelVersion.objects.get(name="credit", status="active").version
-    base = {"model": "credit", "model_version": credit_version, "run_id": "credit:essai", "computed_at": now.isoformat()}
+    base = {
+        "model": "credit",
+        "model_version": credit_version,
+        "run_id": "credit:essai",
+        "computed_at": now.isoformat(),
+    }
     for window, value in (("day", 0.31), ("week", 0.12)):
         AIMetric.objects.create(
             metric_key="psi",
