@@ -15,6 +15,8 @@ worse or its own training had kept the other, and a required reason, which
 the audit row keeps as its note (POST).
 """
 
+import logging
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -27,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from backoffice import model_cards, selectors
 from backoffice.charts import hbar_chart
-from backoffice.forms import ModelChangeForm
+from backoffice.forms import ModelChangeForm, number_from_text
 from backoffice.holdout import holdout_comparison
 from backoffice.shadow import shadow_comparison
 from sunusav import models
@@ -36,7 +38,11 @@ from sunusav.ml import lifecycle
 from sunusav.ml.registry import ArtifactError, ChallengerError, active_version_row
 from sunusav.presenters import label_of, model_label, number_text
 
+logger = logging.getLogger(__name__)
+
 ACTIVATE_PERMISSION = "sunusav.activate_modelversion"
+# What a person is told when an artifact does not verify (the registry's English detail goes to the log).
+ARTIFACT_INVALID = gettext_lazy("artefact invalide, manquant ou différent de son empreinte enregistrée")
 TRAIN_PERMISSION = "sunusav.train_modelversion"
 
 RUN_STATUS_LABELS = {
@@ -238,12 +244,21 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
             raise PermissionDenied
         mv = get_object_or_404(models.ModelVersion, pk=pk)
         try:
-            share = float(request.POST.get("ab_share_percent") or 0) / 100
+            share = float(number_from_text(request.POST.get("ab_share_percent") or "0")) / 100
         except ValueError:
             share = -1.0
+        if not 0.0 <= share <= 1.0:
+            messages.error(
+                request,
+                _("Challenger refusé : %(error)s") % {"error": _("la part A/B doit être entre 0 et 100 %%") % {}},
+            )
+            return redirect(reverse("admin:sunusav_modelversion_change", args=[mv.pk]))
         try:
             lifecycle.challenger_set(model_version=mv, actor=request.user, ab_share=share, note=self._note(request))
-        except (ChallengerError, ArtifactError) as exc:
+        except ArtifactError as exc:
+            logger.warning("challenger refused: %s", exc)
+            messages.error(request, _("Challenger refusé : %(error)s") % {"error": ARTIFACT_INVALID})
+        except ChallengerError as exc:  # the page offers no such case (active or retired version): kept as said
             messages.error(request, _("Challenger refusé : %(error)s") % {"error": exc})
         else:
             messages.success(
@@ -263,8 +278,8 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
             raise Http404
         try:
             lifecycle.challenger_clear(name=name, actor=request.user, note=self._note(request))
-        except ChallengerError as exc:
-            messages.error(request, str(exc))
+        except ChallengerError:  # the only case: no challenger (someone cleared it meanwhile)
+            messages.error(request, _("Le modèle de %(name)s n'a pas de challenger.") % {"name": model_label(name)})
         else:
             messages.success(request, _("Plus de challenger pour le modèle de %(name)s.") % {"name": model_label(name)})
         return redirect(self._overview_url())
@@ -279,8 +294,11 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
             raise Http404
         try:
             action = lifecycle.challenger_promote(name=name, actor=request.user, note=self._note(request))
-        except (ChallengerError, ArtifactError) as exc:
-            messages.error(request, _("Promotion refusée : %(error)s") % {"error": exc})
+        except ArtifactError as exc:
+            logger.warning("promotion refused: %s", exc)
+            messages.error(request, _("Promotion refusée : %(error)s") % {"error": ARTIFACT_INVALID})
+        except ChallengerError:  # the only case: no challenger (someone cleared it meanwhile)
+            messages.error(request, _("Le modèle de %(name)s n'a pas de challenger.") % {"name": model_label(name)})
         else:
             selectors.dashboard_cache_clear()
             messages.success(
@@ -316,7 +334,8 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
                     actor=request.user, model_version=mv, note=form.cleaned_data["reason"]
                 )
             except ArtifactError as exc:
-                messages.error(request, _("Activation refusée : artefact invalide (%(error)s).") % {"error": exc})
+                logger.warning("activation refused: %s", exc)
+                messages.error(request, _("Activation refusée : %(error)s.") % {"error": ARTIFACT_INVALID})
             else:
                 selectors.dashboard_cache_clear()
                 messages.success(
@@ -352,7 +371,8 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
             except lifecycle.NothingToRollBack:
                 messages.error(request, nothing)
             except ArtifactError as exc:
-                messages.error(request, _("Retour refusé : artefact invalide (%(error)s).") % {"error": exc})
+                logger.warning("rollback refused: %s", exc)
+                messages.error(request, _("Retour refusé : %(error)s.") % {"error": ARTIFACT_INVALID})
             else:
                 selectors.dashboard_cache_clear()
                 messages.success(

@@ -138,7 +138,8 @@ def _score(row: ModelVersion | None, X: np.ndarray, y: np.ndarray) -> VersionSco
         loaded = registry.load_version(row.name, row.version, expected_sha256=row.sha256)
         return VersionScore(row=row, score=SCORERS[row.name](loaded.model, X, y))
     except ArtifactError as exc:
-        return VersionScore(row=row, error=_("artefact invalide : %(error)s") % {"error": exc})
+        logger.warning("model %s %s not compared: %s", row.name, row.version, exc)
+        return VersionScore(row=row, error=_("artefact invalide, manquant ou différent de son empreinte enregistrée"))
     except Exception as exc:  # a version that cannot score is shown as such, never as a number
         logger.exception("model %s %s failed on the held-out rows", row.name, row.version)
         return VersionScore(row=row, error=_("n'a pas pu noter ces lignes (%(error)s)") % {"error": type(exc).__name__})
