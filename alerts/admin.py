@@ -18,19 +18,24 @@ from django.contrib.admin import helpers
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
-from django.utils.html import format_html, format_html_join
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert, AIMetric, AlertType
 from alerts.payloads import AlertPayload
 from alerts.services import OUTCOMES_BY_TYPE, AlertAlreadyResolved, InvalidResolution, Outcome, alert_resolve
-from sunusav.admin_utils import CappedCountPaginator, ConfirmedBulkAction
+from sunusav.admin_utils import CappedCountPaginator, ConfirmedBulkAction, FrenchTitlesMixin
 from sunusav.models import Payment
 from sunusav.presenters import (
     decision_label,
+    features_html,
+    label_of,
+    labels_of,
     member_link,
+    note_text,
+    number_text,
     payment_url,
     reasons_html,
     sats_and_xof,
@@ -74,7 +79,7 @@ def _band(alert: AIAlert) -> str:
     return gettext("%(tontine)s, tour %(round)s : %(share)s %% manquant") % {
         "tontine": payload.tontine_name or "?",
         "round": payload.round or "?",
-        "share": number_format(100 * float(share), decimal_pos=1),
+        "share": number_text(100 * float(share), decimals=1),
     }
 
 
@@ -91,9 +96,17 @@ def _fmt_score(value) -> str:
     if value is None:
         return "—"
     try:
-        return number_format(float(value), decimal_pos=3)
+        return number_text(float(value), decimals=3)
     except (TypeError, ValueError):
         return str(value)
+
+
+def alert_title(alert: AIAlert) -> str:
+    """Return "Fraude suspectée · 01/12/2026 21:34" (the page's date format, local time)."""
+    if alert.created_at is None:
+        return str(alert.get_alert_type_display())
+    when = date_format(timezone.localtime(alert.created_at), "SHORT_DATETIME_FORMAT")
+    return f"{alert.get_alert_type_display()} · {when}"
 
 
 # --- Filters and forms --------------------------------------------------------------------------
@@ -151,7 +164,7 @@ def outcomes_for(alert_types) -> list[str]:
 
 
 @admin.register(AIAlert)
-class AIAlertAdmin(admin.ModelAdmin):
+class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     list_display = [
         "created",
         "status",
@@ -210,6 +223,9 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     def has_resolve_permission(self, request):
         return request.user.has_perm("alerts.resolve_aialert")
+
+    def object_subtitle(self, obj):
+        return alert_title(obj)
 
     def get_search_results(self, request, queryset, search_term):
         # An id (of the alert or of its member) is an exact, indexed lookup;
@@ -294,12 +310,9 @@ class AIAlertAdmin(admin.ModelAdmin):
         label = dict(Payment.Status.choices).get(status, gettext("inconnu"))
         return format_html('<a href="{}">{}</a> ({})', url, payment_id, label)
 
-    @admin.display(description=_("caractéristiques"))
+    @admin.display(description=_("variables"))
     def features(self, obj):
-        features = AlertPayload.of(obj).features
-        if not features:
-            return "—"
-        return format_html_join(", ", "{}&nbsp;=&nbsp;{}", sorted(features.items()))
+        return features_html(AlertPayload.of(obj).features)
 
     @admin.display(description=_("issue"))
     def outcome(self, obj):
@@ -312,7 +325,7 @@ class AIAlertAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("note"))
     def resolution_note(self, obj):
-        return AlertPayload.of(obj).resolution_note or "—"
+        return note_text(AlertPayload.of(obj).resolution_note) or "—"
 
     @admin.display(description=_("contenu (JSON)"))
     def payload_json(self, obj):
@@ -400,10 +413,24 @@ class AIAlertAdmin(admin.ModelAdmin):
             )
 
 
+class MetricKeyFilter(admin.SimpleListFilter):
+    """The metric keys by their labels (`backoffice.labels.METRIC_LABELS`), never as codes."""
+
+    title = _("clé")
+    parameter_name = "metric_key"
+
+    def lookups(self, request, model_admin):
+        # The registered keys, not a DISTINCT over a table of millions of rows.
+        return sorted(labels_of("metric").items(), key=lambda kv: kv[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(metric_key=self.value()) if self.value() else queryset
+
+
 @admin.register(AIMetric)
-class AIMetricAdmin(admin.ModelAdmin):
-    list_display = ["metric_key", "metric_value", "user", "created_at"]
-    list_filter = ["metric_key"]
+class AIMetricAdmin(FrenchTitlesMixin, admin.ModelAdmin):
+    list_display = ["key", "value", "user", "created_at"]
+    list_filter = [MetricKeyFilter]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     paginator = CappedCountPaginator
@@ -414,3 +441,11 @@ class AIMetricAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("clé"), ordering="metric_key")
+    def key(self, obj):
+        return label_of("metric", obj.metric_key)
+
+    @admin.display(description=_("valeur"), ordering="metric_value")
+    def value(self, obj):
+        return number_text(obj.metric_value)

@@ -26,7 +26,9 @@ class AlertType(models.TextChoices):
 class AIAlert(models.Model):
     """An alert raised by the models for risk analysts to triage (`ai_alerts`)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    id = models.UUIDField(
+        _("identifiant"), primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False
+    )
     user = models.ForeignKey(
         Member,
         on_delete=models.CASCADE,
@@ -38,7 +40,8 @@ class AIAlert(models.Model):
     )
     alert_type = models.TextField(_("type d'alerte"), choices=AlertType.choices)
     payload = models.JSONField(_("contenu"), null=True, blank=True)
-    created_at = models.DateTimeField(_("créée le"), default=timezone.now, db_default=DbNow(), null=True)
+    # "date de création", not "créée le": the list's filter reads "Par date de création".
+    created_at = models.DateTimeField(_("date de création"), default=timezone.now, db_default=DbNow(), null=True)
     resolved = models.BooleanField(_("résolue"), default=False, db_default=False, null=True)
     resolved_at = models.DateTimeField(_("résolue le"), null=True, blank=True)
 
@@ -90,7 +93,9 @@ class AIAlert(models.Model):
 class AIMetric(models.Model):
     """One audited model decision or measurement (`ai_metrics`)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    id = models.UUIDField(
+        _("identifiant"), primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False
+    )
     user = models.ForeignKey(
         Member,
         on_delete=models.CASCADE,
@@ -138,8 +143,8 @@ class Notification(models.Model):
         SENT = "sent", _("envoyée")
         FAILED = "failed", _("abandonnée")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    id = models.UUIDField(_("identifiant"), primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("membre"))
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
     dedupe_key = models.CharField(_("clé d'unicité"), max_length=120, unique=True)
     message_fr = models.TextField(_("message (français)"))

@@ -10,13 +10,16 @@ from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from alerts.models import AIAlert
 from backoffice.member_page import member_explanation, member_risk
 from credit.services import member_rescore
 from sunusav import models
-from sunusav.admin_utils import CappedCountPaginator, ReadOnlyAdminMixin
+from sunusav.admin_utils import CappedCountPaginator, FrenchTitlesMixin, ReadableFieldsMixin, ReadOnlyAdminMixin
+from sunusav.presenters import model_label, note_text, number_text, sats_and_xof
 
 RESCORE_MAX = 200
 
@@ -29,7 +32,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(models.Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     """The member risk page: score, history, contributions, alerts, holds, endorsements, rescore."""
 
     list_display = ["display_name", "region", "credit_score", "credit_score_updated_at", "created_at"]
@@ -81,27 +84,37 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Contribution)
-class ContributionAdmin(admin.ModelAdmin):
-    list_display = ["member", "tontine", "round_number", "amount_sats", "due_at", "paid_at"]
+class ContributionAdmin(FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
+    list_display = ["member", "tontine", "round_number", "amount", "due_at", "paid_at"]
     list_select_related = ["member", "tontine"]
     raw_id_fields = ["member", "tontine"]
     date_hierarchy = "due_at"
     paginator = CappedCountPaginator
     show_full_result_count = False
+    readable_fields = {"amount_sats": "amount"}
+
+    @admin.display(description=_("montant"), ordering="amount_sats")
+    def amount(self, obj):
+        return sats_and_xof(obj.amount_sats)
 
 
 @admin.register(models.MobileMoneyTransfer)
-class MobileMoneyTransferAdmin(admin.ModelAdmin):
-    list_display = ["member", "provider", "direction", "amount_xof", "created_at"]
+class MobileMoneyTransferAdmin(FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
+    list_display = ["member", "provider", "direction", "amount", "created_at"]
     list_filter = ["provider", "direction"]
     list_select_related = ["member"]
     raw_id_fields = ["member"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+    readable_fields = {"amount_xof": "amount"}
+
+    @admin.display(description=_("montant (XOF)"), ordering="amount_xof")
+    def amount(self, obj):
+        return number_text(obj.amount_xof)
 
 
 @admin.register(models.Endorsement)
-class EndorsementAdmin(admin.ModelAdmin):
+class EndorsementAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     list_display = ["endorser", "endorsee", "created_at"]
     list_select_related = ["endorser", "endorsee"]
     raw_id_fields = ["endorser", "endorsee"]
@@ -112,40 +125,81 @@ class EndorsementAdmin(admin.ModelAdmin):
 # --- The analysts' audit trail ------------------------------------------------------------------
 
 
+def _model_of(target_type: str):
+    return next((m for m in apps.get_models() if m._meta.model_name == target_type), None)
+
+
 def _admin_url_of(target_type: str, target_id: str) -> str | None:
-    for model in apps.get_models():
-        if model._meta.model_name == target_type:
-            try:
-                return reverse(f"admin:{model._meta.app_label}_{target_type}_change", args=[target_id])
-            except NoReverseMatch:
-                return None
-    return None
+    model = _model_of(target_type)
+    if model is None:
+        return None
+    try:
+        return reverse(f"admin:{model._meta.app_label}_{target_type}_change", args=[target_id])
+    except NoReverseMatch:
+        return None
+
+
+def target_label(target_type: str, target_id: str) -> str:
+    """Return an audited object as a person reads it: "Version de modèle 2", "Paiement 0d782b16…"."""
+    if target_type == "modelversion" and not str(target_id).isdigit():
+        # A retraining asked while no version served: the action names the model itself.
+        return gettext("Modèle de %(name)s") % {"name": model_label(target_id)}
+    model = _model_of(target_type)
+    kind = capfirst(model._meta.verbose_name) if model is not None else target_type
+    ident = str(target_id)
+    return f"{kind} {ident[:8]}…" if len(ident) > 12 else f"{kind} {ident}"
+
+
+# The kinds of objects analysts act on (sunusav.audit_trail.action_record's targets).
+AUDITED_MODELS = (AIAlert, models.Payment, models.Member, models.ModelVersion)
+
+
+class TargetTypeFilter(admin.SimpleListFilter):
+    """The audited objects' kinds by their names ("Version de modèle"), never as codes ("modelversion")."""
+
+    title = _("type d'objet")
+    parameter_name = "target_type"
+
+    def lookups(self, request, model_admin):
+        return [(m._meta.model_name, capfirst(m._meta.verbose_name)) for m in AUDITED_MODELS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(target_type=self.value()) if self.value() else queryset
 
 
 @admin.register(models.AnalystAction)
-class AnalystActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AnalystActionAdmin(FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who did what, when, before and after: read-only for everyone, written only by services."""
 
     list_display = ["created_at", "actor", "action", "target", "short_note", "request_id"]
-    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter), "created_at", "target_type"]
+    # The fields' verbose names make the filters read "Par analyste", "Par date".
+    list_filter = ["action", ("actor", admin.RelatedOnlyFieldListFilter), "created_at", TargetTypeFilter]
     list_select_related = ["actor"]
     search_fields = ["=target_id", "=request_id", "actor__username"]
     search_help_text = _("Identifiant de l'objet ou de la requête, nom de l'analyste.")
     date_hierarchy = "created_at"
     paginator = CappedCountPaginator
     show_full_result_count = False
-    fields = ["created_at", "actor", "action", "target", "before_json", "after_json", "note", "request_id"]
+    fields = ["created_at", "actor", "action", "target", "before_json", "after_json", "full_note", "request_id"]
     readonly_fields = fields
+
+    def object_subtitle(self, obj):
+        return f"{obj.get_action_display()} · {target_label(obj.target_type, obj.target_id)}"
 
     @admin.display(description=_("objet"), ordering="target_type")
     def target(self, obj):
         url = _admin_url_of(obj.target_type, obj.target_id)
-        label = f"{obj.target_type} {obj.target_id}"
+        label = target_label(obj.target_type, obj.target_id)
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
     @admin.display(description=_("note"))
     def short_note(self, obj):
-        return obj.note if len(obj.note) <= 80 else obj.note[:79] + "…"
+        note = note_text(obj.note)
+        return note if len(note) <= 80 else note[:79] + "…"
+
+    @admin.display(description=_("note"))
+    def full_note(self, obj):
+        return note_text(obj.note) or "—"
 
     @admin.display(description=_("avant"))
     def before_json(self, obj):

@@ -7,7 +7,15 @@ status. A version's page shows its model card and feature importances.
 Actions are POSTs to small views that check `sunusav.activate_modelversion`
 or `sunusav.train_modelversion` (the "Risk admin" group) and call
 `sunusav.ml.lifecycle`, which audits each change in its transaction.
+
+Activating a version and rolling back go through a confirmation page
+(GET): the version proposed and the one in service scored on the same
+held-out rows (`backoffice.holdout`), warnings when the proposed one is
+worse or its own training had kept the other, and a required reason, which
+the audit row keeps as its note (POST).
 """
+
+import logging
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -19,14 +27,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from backoffice import selectors
+from backoffice import model_cards, selectors
 from backoffice.charts import hbar_chart
+from backoffice.forms import ModelChangeForm, number_from_text
+from backoffice.holdout import holdout_comparison
 from backoffice.shadow import shadow_comparison
 from sunusav import models
+from sunusav.admin_utils import FrenchTitlesMixin
 from sunusav.ml import lifecycle
-from sunusav.ml.registry import ArtifactError, ChallengerError
+from sunusav.ml.registry import ArtifactError, ChallengerError, active_version_row
+from sunusav.presenters import label_of, model_label, number_text
+
+logger = logging.getLogger(__name__)
 
 ACTIVATE_PERMISSION = "sunusav.activate_modelversion"
+# What a person is told when an artifact does not verify (the registry's English detail goes to the log).
+ARTIFACT_INVALID = gettext_lazy("artefact invalide, manquant ou différent de son empreinte enregistrée")
 TRAIN_PERMISSION = "sunusav.train_modelversion"
 
 RUN_STATUS_LABELS = {
@@ -39,7 +55,24 @@ RUN_STATUS_LABELS = {
 
 
 def _run_for_display(run: dict) -> dict:
-    return {**run, "status_label": RUN_STATUS_LABELS.get(run["status"], run["status"])}
+    result = run["result"] or {}
+    return {
+        **run,
+        "status_label": RUN_STATUS_LABELS.get(run["status"], run["status"]),
+        "model_label": model_label(run["model"]),
+        "result_text": model_cards.retrain_result_text(run["result"]),
+        "result_metrics": model_cards.headline_texts(list((result.get("metrics") or {}).items())),
+    }
+
+
+def _history_text(action: models.AnalystAction) -> str:
+    """Say what one audited action did to a version: "20261124-… → 20261201-…", "challenger 2026…"."""
+    before, after = action.before or {}, action.after or {}
+    if action.action == models.AnalystAction.Action.RETRAIN:
+        return _("entraînement demandé")
+    if after.get("role") == "challenger":
+        return _("challenger : %(version)s") % {"version": after.get("challenger_version") or "—"}
+    return f"{before.get('active_version') or '—'} → {after.get('active_version') or '—'}"
 
 
 COMPARISON_DAYS = 7
@@ -72,7 +105,7 @@ def _challenger_panel(mv: models.ModelVersion) -> dict | None:
 
 
 @admin.register(models.ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     list_display = ["name", "version", "status", "created_at", "activated_at", "activated_by"]
     list_filter = ["name", "status"]
     readonly_fields = [f.name for f in models.ModelVersion._meta.fields]
@@ -133,12 +166,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
             sections.append(
                 {
                     "name": name,
+                    "label": model_label(name),
                     "health": health.get(name),
                     "previous": previous,
                     "versions": [
                         {
                             "row": mv,
                             "metrics": selectors.headline_metrics(mv),
+                            "metric_texts": model_cards.headline_texts(selectors.headline_metrics(mv)),
                             "training_rows": selectors.training_rows(mv),
                         }
                         for mv in versions
@@ -162,27 +197,36 @@ class ModelVersionAdmin(admin.ModelAdmin):
         importances = selectors.feature_importances(mv)
         chart = (
             hbar_chart(
-                [k for k, _ in importances],
+                [label_of("feature", k) for k, _ in importances],
                 [v * 100 for _, v in importances],
                 title=_("Importance des variables (%)"),
                 unit=" %",
+                width=520,
+                label_width=250,  # the features' French labels are longer than their codes
             )
             if importances
             else None
         )
-        history = models.AnalystAction.objects.filter(target_type="modelversion", target_id=str(mv.pk)).select_related(
-            "actor"
-        )[:20]
+        history = [
+            {"action": a, "text": _history_text(a)}
+            for a in models.AnalystAction.objects.filter(
+                target_type="modelversion", target_id=str(mv.pk)
+            ).select_related("actor")[:20]
+        ]
+        flat = selectors.flatten_metrics(mv.metrics or card.get("metrics") or {})
         context = self._context(
             request,
-            title=str(mv),
+            title=model_cards.version_title(mv),
             object=mv,
             card=card,
-            metrics_rows=selectors.flatten_metrics(mv.metrics or card.get("metrics") or {}),
+            card_text=model_cards.card_for_display(mv),
+            metrics_rows=flat,
+            metric_rows=model_cards.metric_rows(flat),
             importances=importances,
             importances_chart=chart,
             training_rows=selectors.training_rows(mv),
             training_data=card.get("training_data") or card.get("counts") or {},
+            training_data_rows=model_cards.training_data_rows(card.get("training_data") or card.get("counts") or {}),
             library_versions=card.get("library_versions") or {},
             history=history,
             challenger=_challenger_panel(mv),
@@ -200,18 +244,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         mv = get_object_or_404(models.ModelVersion, pk=pk)
         try:
-            share = float(request.POST.get("ab_share_percent") or 0) / 100
+            share = float(number_from_text(request.POST.get("ab_share_percent") or "0")) / 100
         except ValueError:
             share = -1.0
+        if not 0.0 <= share <= 1.0:
+            messages.error(
+                request,
+                _("Challenger refusé : %(error)s") % {"error": _("la part A/B doit être entre 0 et 100 %%") % {}},
+            )
+            return redirect(reverse("admin:sunusav_modelversion_change", args=[mv.pk]))
         try:
             lifecycle.challenger_set(model_version=mv, actor=request.user, ab_share=share, note=self._note(request))
-        except (ChallengerError, ArtifactError) as exc:
+        except ArtifactError as exc:
+            logger.warning("challenger refused: %s", exc)
+            messages.error(request, _("Challenger refusé : %(error)s") % {"error": ARTIFACT_INVALID})
+        except ChallengerError as exc:  # the page offers no such case (active or retired version): kept as said
             messages.error(request, _("Challenger refusé : %(error)s") % {"error": exc})
         else:
             messages.success(
                 request,
                 _("%(version)s est challenger (%(share)s %% des membres servis par lui).")
-                % {"version": mv, "share": f"{share * 100:g}"},
+                % {"version": model_cards.version_title(mv), "share": number_text(share * 100, max_decimals=2)},
             )
         return redirect(reverse("admin:sunusav_modelversion_change", args=[mv.pk]))
 
@@ -225,10 +278,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise Http404
         try:
             lifecycle.challenger_clear(name=name, actor=request.user, note=self._note(request))
-        except ChallengerError as exc:
-            messages.error(request, str(exc))
+        except ChallengerError:  # the only case: no challenger (someone cleared it meanwhile)
+            messages.error(request, _("Le modèle de %(name)s n'a pas de challenger.") % {"name": model_label(name)})
         else:
-            messages.success(request, _("Plus de challenger pour %(name)s.") % {"name": name})
+            messages.success(request, _("Plus de challenger pour le modèle de %(name)s.") % {"name": model_label(name)})
         return redirect(self._overview_url())
 
     def challenger_promote_view(self, request, name):
@@ -241,14 +294,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise Http404
         try:
             action = lifecycle.challenger_promote(name=name, actor=request.user, note=self._note(request))
-        except (ChallengerError, ArtifactError) as exc:
-            messages.error(request, _("Promotion refusée : %(error)s") % {"error": exc})
+        except ArtifactError as exc:
+            logger.warning("promotion refused: %s", exc)
+            messages.error(request, _("Promotion refusée : %(error)s") % {"error": ARTIFACT_INVALID})
+        except ChallengerError:  # the only case: no challenger (someone cleared it meanwhile)
+            messages.error(request, _("Le modèle de %(name)s n'a pas de challenger.") % {"name": model_label(name)})
         else:
             selectors.dashboard_cache_clear()
             messages.success(
                 request,
-                _("Le challenger %(version)s de %(name)s est maintenant en service.")
-                % {"name": name, "version": action.after.get("active_version") or ""},
+                _("Le challenger %(version)s du modèle de %(name)s est maintenant en service.")
+                % {"name": model_label(name), "version": action.after.get("active_version") or ""},
             )
         return redirect(self._overview_url())
 
@@ -259,50 +315,111 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return (request.POST.get("note") or "").strip()[:2000]
 
     def activate_view(self, request, pk):
-        return require_POST(self._activate)(request, pk)
-
-    def _activate(self, request, pk):
+        """Confirm (GET: comparison on the same held-out rows, reason asked) then activate (POST) one version."""
         if not self.has_activate_permission(request):
             raise PermissionDenied
         mv = get_object_or_404(models.ModelVersion, pk=pk)
         if mv.status == models.ModelVersion.Status.ACTIVE:
-            messages.info(request, _("%(version)s est déjà en service.") % {"version": mv})
+            messages.info(request, _("%(version)s est déjà en service.") % {"version": model_cards.version_title(mv)})
             return redirect(self._overview_url())
-        try:
-            lifecycle.model_version_activate_by(actor=request.user, model_version=mv, note=self._note(request))
-        except ArtifactError as exc:
-            messages.error(request, _("Activation refusée : artefact invalide (%(error)s).") % {"error": exc})
-        else:
-            selectors.dashboard_cache_clear()
-            messages.success(request, _("%(version)s est maintenant en service.") % {"version": mv})
-        return redirect(self._overview_url())
+        active = active_version_row(mv.name)
+        state = {"compared_with": active.version if active else "", "candidate": mv.version}
+        form = ModelChangeForm(request.POST or None, initial=state)
+        if request.method == "POST" and form.is_valid():
+            if self._changed_meanwhile(request, form, state):
+                form = ModelChangeForm(initial={**state, "reason": form.cleaned_data["reason"]})
+                return self._confirm_page(request, form, candidate=mv, active=active, kind="activate")
+            try:
+                lifecycle.model_version_activate_by(
+                    actor=request.user, model_version=mv, note=form.cleaned_data["reason"]
+                )
+            except ArtifactError as exc:
+                logger.warning("activation refused: %s", exc)
+                messages.error(request, _("Activation refusée : %(error)s.") % {"error": ARTIFACT_INVALID})
+            else:
+                selectors.dashboard_cache_clear()
+                messages.success(
+                    request, _("%(version)s est maintenant en service.") % {"version": model_cards.version_title(mv)}
+                )
+            return redirect(self._overview_url())
+        return self._confirm_page(request, form, candidate=mv, active=active, kind="activate")
 
     def rollback_view(self, request, name):
-        return require_POST(self._rollback)(request, name)
-
-    def _rollback(self, request, name):
+        """Confirm (GET: the previous version against the active one, reason asked) then roll back (POST)."""
         if not self.has_activate_permission(request):
             raise PermissionDenied
         if name not in selectors.MODEL_NAMES:
             raise Http404
-        try:
-            action = lifecycle.model_version_rollback(actor=request.user, name=name, note=self._note(request))
-        except lifecycle.NothingToRollBack:
-            messages.error(request, _("Aucune version précédente de %(name)s à remettre en service.") % {"name": name})
-        except ArtifactError as exc:
-            messages.error(request, _("Retour refusé : artefact invalide (%(error)s).") % {"error": exc})
+        nothing = _("Aucune version précédente du modèle de %(name)s à remettre en service.") % {
+            "name": model_label(name)
+        }
+        previous = lifecycle.previous_active_version(name=name)
+        if previous is None:
+            messages.error(request, nothing)
+            return redirect(self._overview_url())
+        active = active_version_row(name)
+        state = {"compared_with": active.version if active else "", "candidate": previous.version}
+        form = ModelChangeForm(request.POST or None, initial=state)
+        if request.method == "POST" and form.is_valid():
+            if self._changed_meanwhile(request, form, state):
+                form = ModelChangeForm(initial={**state, "reason": form.cleaned_data["reason"]})
+                return self._confirm_page(request, form, candidate=previous, active=active, kind="rollback")
+            try:
+                action = lifecycle.model_version_rollback(
+                    actor=request.user, name=name, note=form.cleaned_data["reason"]
+                )
+            except lifecycle.NothingToRollBack:
+                messages.error(request, nothing)
+            except ArtifactError as exc:
+                logger.warning("rollback refused: %s", exc)
+                messages.error(request, _("Retour refusé : %(error)s.") % {"error": ARTIFACT_INVALID})
+            else:
+                selectors.dashboard_cache_clear()
+                messages.success(
+                    request,
+                    _("Retour du modèle de %(name)s à %(version)s (remplace %(before)s).")
+                    % {
+                        "name": model_label(name),
+                        "version": action.after.get("active_version"),
+                        "before": action.before.get("active_version") or "—",
+                    },
+                )
+            return redirect(self._overview_url())
+        return self._confirm_page(request, form, candidate=previous, active=active, kind="rollback")
+
+    @staticmethod
+    def _changed_meanwhile(request, form, state: dict) -> bool:
+        """Whether the versions compared on the page are no longer the ones at stake (then: compare again)."""
+        if all(form.cleaned_data[key] == value for key, value in state.items()):
+            return False
+        messages.warning(request, _("Les versions en jeu ont changé entre-temps : voici la nouvelle comparaison."))
+        return True
+
+    def _confirm_page(self, request, form, *, candidate, active, kind: str):
+        comparison = holdout_comparison(candidate=candidate, active=active)
+        if kind == "activate":
+            title = _("Mettre en service : %(version)s") % {"version": model_cards.version_title(candidate)}
+            submit = _("Mettre cette version en service")
+            action_url = reverse("admin:sunusav_modelversion_activate", args=[candidate.pk])
         else:
-            selectors.dashboard_cache_clear()
-            messages.success(
-                request,
-                _("Retour à %(name)s %(version)s (remplace %(before)s).")
-                % {
-                    "name": name,
-                    "version": action.after.get("active_version"),
-                    "before": action.before.get("active_version") or "—",
-                },
-            )
-        return redirect(self._overview_url())
+            title = _("Revenir à la version précédente : %(version)s") % {
+                "version": model_cards.version_title(candidate)
+            }
+            submit = _("Revenir à cette version")
+            action_url = reverse("admin:sunusav_modelversion_rollback", args=[candidate.name])
+        context = self._context(
+            request,
+            title=title,
+            kind=kind,
+            candidate=candidate,
+            active=active,
+            comparison=comparison,
+            form=form,
+            submit=submit,
+            action_url=action_url,
+            model_name_label=model_label(candidate.name),
+        )
+        return TemplateResponse(request, "admin/sunusav/modelversion/confirm.html", context)
 
     def retrain_view(self, request, name):
         return require_POST(self._retrain)(request, name)
@@ -313,7 +430,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if name not in selectors.MODEL_NAMES:
             raise Http404
         action = lifecycle.model_retrain_enqueue(actor=request.user, name=name, note=self._note(request))
-        messages.success(request, _("Entraînement de %(name)s demandé.") % {"name": name})
+        messages.success(request, _("Entraînement du modèle de %(name)s demandé.") % {"name": model_label(name)})
         return redirect(reverse("admin:sunusav_modelversion_run", args=[action.pk]))
 
     def run_view(self, request, action_id):
@@ -333,7 +450,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             ).first()
         context = self._context(
             request,
-            title=_("Entraînement de %(name)s") % {"name": run["model"]},
+            title=_("Entraînement du modèle de %(name)s") % {"name": model_label(run["model"])},
             run=run,
             new_version=version,
             refresh=run["status"] not in ("success", "failure"),

@@ -7,3 +7,9 @@ class BackofficeConfig(AppConfig):
 
     name = "backoffice"
     verbose_name = _("Back-office des risques")
+
+    def ready(self):
+        # Django's rule: modules that touch models are imported once the app registry is ready.
+        from backoffice.labels import labels_register_all
+
+        labels_register_all()  # feature, metric, stage and pattern codes as labels on every page

@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.utils.safestring import SafeString, mark_safe
 
+from sunusav.presenters import number_text
+
 PALETTE = ("#417690", "#e8a33d", "#ba2121", "#5b9c5b", "#8a6fb3", "#6d7b85")
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
@@ -37,14 +39,17 @@ def _num(value: float) -> str:
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
+    """Format a value for a label or tooltip in the page's language: "1 200", "74,9", "0,05"."""
     if value is None:
         return "–"
-    if float(value).is_integer() and abs(value) < 1e15:
-        text = f"{int(value):,}".replace(",", "\u202f")
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        text = number_text(int(value))
     elif abs(value) >= 100:
-        text = f"{value:,.0f}".replace(",", "\u202f")
+        text = number_text(round(value))
     else:
-        text = f"{value:.3g}"
+        # Three significant digits, like "%.3g", with the page's decimal separator.
+        text = number_text(value, max_decimals=max(0, 2 - math.floor(math.log10(abs(value)))))
     return f"{text}{unit}"
 
 

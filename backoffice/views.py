@@ -8,12 +8,16 @@ the pure scoring functions and writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from alerts.models import AlertType
@@ -23,6 +27,7 @@ from backoffice.forms import CreditTryForm, FraudTryForm
 from credit.features import FEATURES
 from credit.scoring import DECISION_THRESHOLD, score_matrix
 from fraud.detectors import score_rows
+from sunusav.presenters import duration_us_text, label_of, model_label, numbers_grouped
 
 DASHBOARD_PERMISSION = "alerts.view_aialert"
 TRY_PERMISSION = "sunusav.view_modelversion"
@@ -67,24 +72,66 @@ def _charts(data: dict) -> dict:
     for kind in data["stages"]:
         if not kind["stages"]:
             continue
-        labels = [s["stage"] for s in kind["stages"]]
+        labels = [label_of("stage", s["stage"]) for s in kind["stages"]]
+        kind_label = label_of("metric", kind["metric_key"])
         charts["stages"].append(
             {
                 "metric_key": kind["metric_key"],
+                "label": kind_label,
                 "n": kind["n"],
-                "stages": kind["stages"],
+                "stages": [
+                    {
+                        **s,
+                        "label": label,
+                        "p50_text": duration_us_text(s["p50"]),
+                        "p99_text": duration_us_text(s["p99"]),
+                    }
+                    for s, label in zip(kind["stages"], labels, strict=True)
+                ],
+                # Milliseconds: a chart's axis reads "1,2 ms" better than "1200 µs".
                 "chart": bar_chart(
                     labels,
                     [
-                        Series("p50", [s["p50"] for s in kind["stages"]]),
-                        Series("p99", [s["p99"] for s in kind["stages"]]),
+                        Series("p50", [s["p50"] / 1000 for s in kind["stages"]]),
+                        Series("p99", [s["p99"] / 1000 for s in kind["stages"]]),
                     ],
-                    title=_("Durée par étape (µs) : %(key)s") % {"key": kind["metric_key"]},
-                    unit=" µs",
+                    title=_("Durée par étape (ms) : %(key)s") % {"key": kind_label},
+                    unit=" ms",
                 ),
             }
         )
     return charts
+
+
+# The registry's reasons for serving the rule fallback, as an analyst reads them.
+HEALTH_ERRORS = {
+    "no active version": gettext_lazy("aucune version active"),
+    "no loader": gettext_lazy("modèle inconnu de ce serveur"),
+}
+
+
+def _health_rows() -> list[dict]:
+    """Return the models' health with their names and errors in the page's language (raw error as a tooltip)."""
+    rows = []
+    for row in selectors.model_health():
+        error = row["error"]
+        if not error:
+            text = ""
+        elif error in HEALTH_ERRORS:
+            text = str(HEALTH_ERRORS[error])
+        elif error.startswith("database"):
+            text = _("base de données injoignable")
+        else:
+            text = _("artefact inutilisable")
+        rows.append({**row, "label": model_label(row["name"]), "error_text": text})
+    return rows
+
+
+def _day_label(iso_day: str) -> str:
+    try:
+        return date_format(dt.date.fromisoformat(iso_day), "d/m")
+    except ValueError:
+        return iso_day
 
 
 def dashboard(request):
@@ -102,10 +149,15 @@ def dashboard(request):
         "data": data,
         "window": window,
         "windows": [("24h", _("24 heures")), ("7d", _("7 jours"))],
+        "window_label": _("24 heures") if window == "24h" else _("7 jours"),
         "alerts": [{**row, "label": AlertType(row["alert_type"]).label} for row in data["alerts"]],
+        "metrics": [{**m, "label": label_of("metric", m["metric_key"])} for m in data["metrics"]],
+        "queues": [
+            {**q, "name": name, "label": model_label(name)} for name, q in (data["queues"]["queues"] or {}).items()
+        ],
         "checks_24h": sum(r["checks"] for r in per_hour),
         "holds_24h": sum(r["holds"] for r in per_hour),
-        "health": selectors.model_health(),
+        "health": _health_rows(),
         "charts": _charts(data),
         **_governance(),
     }
@@ -124,22 +176,33 @@ def _governance() -> dict:
             rows.append(
                 {
                     "model": model,
+                    "model_label": model_label(model),
                     "feature": feature,
+                    "feature_label": label_of("feature", feature),
                     "day": values[0],
                     "week": values[1],
                     "warning": any(v is not None and v > threshold for v in values),
                 }
             )
     days = capacity["days"]
+    runs = [
+        {
+            **run,
+            "model": model,
+            "model_label": model_label(model),
+            "computed_at_dt": parse_datetime(run["computed_at"]) if isinstance(run.get("computed_at"), str) else None,
+        }
+        for model, run in sorted(drift["models"].items())
+    ]
     chart = bar_chart(
-        [day["date"][5:] for day in days],
+        [_day_label(day["date"]) for day in days],
         [
             Series(_("alertes"), [day["alerts"] for day in days]),
             Series(_("capacité"), [capacity["capacity"]] * len(days), color="#999"),
         ],
         title=_("Alertes par jour et capacité de l'équipe"),
     )
-    return {"drift": drift, "drift_rows": rows, "capacity": capacity, "capacity_chart": chart}
+    return {"drift": drift, "drift_runs": runs, "drift_rows": rows, "capacity": capacity, "capacity_chart": chart}
 
 
 def _credit_result(features: dict) -> dict:
@@ -149,7 +212,9 @@ def _credit_result(features: dict) -> dict:
     return {
         **prediction.as_dict(),
         "offer": prediction.score >= DECISION_THRESHOLD,
-        "reason_texts": [{"code": r["code"], "text": r[lang], "impact": r["impact"]} for r in prediction.reasons],
+        "reason_texts": [
+            {"code": r["code"], "text": numbers_grouped(r[lang]), "impact": r["impact"]} for r in prediction.reasons
+        ],
     }
 
 
@@ -158,7 +223,9 @@ def _fraud_result(features: dict) -> dict:
     lang = "en" if _english() else "fr"
     return {
         **result.as_dict(),
-        "reason_texts": [{"id": r["id"], "text": r[lang], "weight": r.get("weight")} for r in result.reasons],
+        "reason_texts": [
+            {"id": r["id"], "text": numbers_grouped(r[lang]), "weight": r.get("weight")} for r in result.reasons
+        ],
     }
 
 

@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 FEATURES: tuple[str, ...] = (
     "tontine_contributions",
@@ -51,6 +52,15 @@ FEATURES: tuple[str, ...] = (
     "avg_payment_delay_days",
     "community_endorsements",
 )
+# What the pages call each feature (French; English in locale/en): never the code itself.
+FEATURE_LABELS = {
+    "tontine_contributions": _("cotisations aux tontines (sats, 12 mois)"),
+    "punctuality_rate": _("taux de ponctualité (0 à 1)"),
+    "contributions_count": _("nombre de cotisations payées"),
+    "mobile_tx_volume": _("volume mobile money (XOF, 12 mois)"),
+    "avg_payment_delay_days": _("retard moyen de paiement (jours)"),
+    "community_endorsements": _("recommandations reçues"),
+}
 WINDOW_DAYS = 365
 GRACE_DAYS = 2
 DELAY_CAP_DAYS = 60

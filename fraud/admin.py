@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -17,7 +18,7 @@ from django.db.models.functions import Cast
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
@@ -28,8 +29,23 @@ from alerts.models import AIAlert, AlertType
 from alerts.payloads import AlertPayload
 from fraud.services import PaymentNotHeld, payment_review
 from sunusav import models, presenters
-from sunusav.admin_utils import CappedCountPaginator, ConfirmedBulkAction, ReadOnlyAdminMixin
-from sunusav.presenters import decision_label, reason_texts, reasons_html, sats_and_xof, when_text
+from sunusav.admin_utils import (
+    CappedCountPaginator,
+    ConfirmedBulkAction,
+    FrenchTitlesMixin,
+    ReadableFieldsMixin,
+    ReadOnlyAdminMixin,
+)
+from sunusav.presenters import (
+    decision_label,
+    features_text,
+    label_of,
+    number_text,
+    reason_texts,
+    reasons_html,
+    sats_and_xof,
+    when_text,
+)
 
 REVIEW_MAX = 200
 PAGE_ROWS = 20
@@ -40,16 +56,63 @@ def _with_amount(payment: models.Payment) -> models.Payment:
     return payment
 
 
+# The demo world's ground truth (`Payment.is_fraud_label`, `fraud_pattern`) is for evaluating the
+# models, never for deciding on a payment: an analyst who saw it would be judging with the answer.
+GROUND_TRUTH_FIELDS = ("is_fraud_label", "fraud_pattern")
+GROUND_TRUTH_DISPLAY = ["ground_truth_label", "ground_truth_pattern"]
+
+
+def ground_truth_visible(request) -> bool:
+    """Whether this request may see the demo's ground truth: DEBUG on and a superuser, nobody else."""
+    user = getattr(request, "user", None)
+    return bool(settings.DEBUG and user is not None and user.is_active and user.is_superuser)
+
+
+def payment_title(payment: models.Payment) -> str:
+    """Return "7 371 sats (4 423 XOF) · retenu"."""
+    return f"{sats_and_xof(payment.amount_sats)} · {payment.get_status_display()}"
+
+
+class GroundTruthMixin:
+    """Show the demo's ground truth read-only to superusers with DEBUG on; to nobody else, anywhere."""
+
+    def get_exclude(self, request, obj=None):
+        return [*(super().get_exclude(request, obj) or []), *GROUND_TRUTH_FIELDS]  # never typed in
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f not in (*GROUND_TRUTH_FIELDS, *GROUND_TRUTH_DISPLAY)]
+        return [*fields, *GROUND_TRUTH_DISPLAY] if ground_truth_visible(request) else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [f for f in super().get_readonly_fields(request, obj) if f not in GROUND_TRUTH_DISPLAY]
+        return [*fields, *GROUND_TRUTH_DISPLAY] if ground_truth_visible(request) else fields
+
+    @admin.display(description=_("fraude (vérité terrain)"), boolean=True)
+    def ground_truth_label(self, obj):
+        return obj.is_fraud_label
+
+    @admin.display(description=_("motif de fraude (démo)"))
+    def ground_truth_pattern(self, obj):
+        return label_of("fraud_pattern", obj.fraud_pattern) if obj.fraud_pattern else "—"
+
+
 @admin.register(models.Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["id", "member", "kind", "amount_sats", "status", "created_at"]
+class PaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
+    list_display = ["id", "member", "kind", "amount", "status", "created_at"]
+    readable_fields = {"amount_sats": "amount"}
     list_filter = ["status", "kind"]
     list_select_related = ["member"]
     search_fields = ["=id", "=member__id"]
     raw_id_fields = ["member"]
-    readonly_fields = ["is_fraud_label", "fraud_pattern"]
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+    def object_subtitle(self, obj):
+        return payment_title(obj)
+
+    @admin.display(description=_("montant"), ordering="amount_sats")
+    def amount(self, obj):
+        return sats_and_xof(obj.amount_sats)
 
 
 # --- The held-payments work queue --------------------------------------------------------------
@@ -140,7 +203,7 @@ def expiry_text(expires_at, *, now=None) -> str:
 
 
 @admin.register(models.HeldPayment)
-class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Held payments, oldest first: release or reject each with a reason (`fraud.services.payment_review`)."""
 
     list_display = ["created", "expiry", "member_link", "amount", "kind", "fraud_score", "reasons"]
@@ -165,6 +228,9 @@ class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_review_permission(self, request):
         return request.user.has_perm("sunusav.review_payment")
+
+    def object_subtitle(self, obj):
+        return payment_title(obj)
 
     def get_changelist(self, request, **kwargs):
         return HeldPaymentChangeList
@@ -226,7 +292,7 @@ class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}"><strong>{}</strong></a><br><small>{}</small>',
             reverse("admin:alerts_aialert_change", args=[alert.pk]),
-            f"{float(payload.fraud_score):.3f}",
+            number_text(float(payload.fraud_score), decimals=3),
             payload.model_version or "—",
         )
 
@@ -277,7 +343,7 @@ class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "reasons": reason_texts(payload.reasons),
                 "model_version": payload.model_version,
                 "fallback": payload.fallback,
-                "features": sorted(payload.features.items()),
+                "features": features_text(payload.features),
             }
             context["recent_payments"] = [
                 _with_amount(p)
@@ -327,7 +393,7 @@ class HeldPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 p.member.display_name,
                 p.amount_display,
                 p.get_status_display(),
-                "—" if p.fraud_score_value is None else number_format(float(p.fraud_score_value), decimal_pos=3),
+                "—" if p.fraud_score_value is None else number_text(float(p.fraud_score_value), decimals=3),
                 " ; ".join(p.reason_list),
             ],
             apply=lambda rows, data: self._review_all(request, rows, action, data["reason"]),

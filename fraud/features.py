@@ -28,8 +28,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext_lazy as _
 
 FEATURES = ["amount_sats", "time_since_last_sec", "invoices_last_min", "device_changes", "location_changes"]
+# What the pages call each feature (French; English in locale/en): never the code itself.
+FEATURE_LABELS = {
+    "amount_sats": _("montant (sats)"),
+    "time_since_last_sec": _("secondes depuis le paiement précédent"),
+    "invoices_last_min": _("factures dans la dernière minute"),
+    "device_changes": _("changements d'appareil (24 h)"),
+    "location_changes": _("changements de lieu (24 h)"),
+}
 
 TIME_SINCE_LAST_CAP_SEC = 30 * 24 * 3600
 INVOICE_WINDOW_SEC = 60

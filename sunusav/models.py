@@ -42,7 +42,9 @@ class Region(models.TextChoices):
 class Member(models.Model):
     """A SunuSàv member (table `users`)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False)
+    id = models.UUIDField(
+        _("identifiant"), primary_key=True, default=uuid.uuid4, db_default=GenRandomUUID(), editable=False
+    )
     display_name = models.CharField(_("nom affiché"), max_length=120)
     # HMAC-SHA256 of the E.164 phone number keyed by PHONE_HASH_KEY: lets the
     # backend look a member up by phone without the service holding phones.
@@ -83,7 +85,7 @@ class Tontine(models.Model):
         ACTIVE = "active", _("active")
         COMPLETED = "completed", _("terminée")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("identifiant"), primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(_("nom"), max_length=120)
     region = models.CharField(_("région"), max_length=20, choices=Region.choices, blank=True)
     contribution_sats = models.BigIntegerField(_("cotisation (sats)"))
@@ -120,8 +122,10 @@ class Tontine(models.Model):
 class Membership(models.Model):
     """A member's seat in a tontine; `position` is their turn in the payout rotation."""
 
-    tontine = models.ForeignKey(Tontine, on_delete=models.CASCADE, related_name="memberships")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    tontine = models.ForeignKey(
+        Tontine, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tontine")
+    )
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("membre"))
     position = models.PositiveSmallIntegerField(_("rang de versement"))
     joined_at = models.DateTimeField(_("adhésion"), default=timezone.now)
 
@@ -141,8 +145,10 @@ class Membership(models.Model):
 class Contribution(models.Model):
     """One member's payment into one round of a tontine (`paid_at` empty: not paid)."""
 
-    tontine = models.ForeignKey(Tontine, on_delete=models.CASCADE, related_name="contributions")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contributions")
+    tontine = models.ForeignKey(
+        Tontine, on_delete=models.CASCADE, related_name="contributions", verbose_name=_("tontine")
+    )
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contributions", verbose_name=_("membre"))
     round_number = models.PositiveIntegerField(_("tour"))
     amount_sats = models.BigIntegerField(_("montant (sats)"))
     due_at = models.DateTimeField(_("échéance"))
@@ -180,7 +186,9 @@ class MobileMoneyTransfer(models.Model):
         IN = "in", _("entrant")
         OUT = "out", _("sortant")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mobile_transfers")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="mobile_transfers", verbose_name=_("membre")
+    )
     provider = models.CharField(_("opérateur"), max_length=20, choices=Provider.choices)
     amount_xof = models.BigIntegerField(_("montant (XOF)"))
     direction = models.CharField(_("sens"), max_length=3, choices=Direction.choices)
@@ -202,8 +210,12 @@ class MobileMoneyTransfer(models.Model):
 class Endorsement(models.Model):
     """A member vouching for another member."""
 
-    endorser = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="endorsements_given")
-    endorsee = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="endorsements_received")
+    endorser = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="endorsements_given", verbose_name=_("recommandé par")
+    )
+    endorsee = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="endorsements_received", verbose_name=_("membre recommandé")
+    )
     created_at = models.DateTimeField(_("date"), default=timezone.now)
 
     class Meta:
@@ -237,8 +249,8 @@ class Payment(models.Model):
         RELEASED = "released", _("libéré")
         REJECTED = "rejected", _("rejeté")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="payments")
+    id = models.UUIDField(_("identifiant"), primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="payments", verbose_name=_("membre"))
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.PAYMENT)
     amount_sats = models.BigIntegerField(_("montant (sats)"))
     device_id = models.CharField(_("appareil"), max_length=64, blank=True)
@@ -312,8 +324,8 @@ class Loan(models.Model):
         DEFAULTED = "defaulted", _("en défaut")
         DECLINED = "declined", _("refusé par le membre")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="loans")
+    id = models.UUIDField(_("identifiant"), primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="loans", verbose_name=_("membre"))
     offered_amount_xof = models.BigIntegerField(_("montant proposé (XOF)"))
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.OFFERED)
     offered_at = models.DateTimeField(_("proposé le"), default=timezone.now)
@@ -405,15 +417,16 @@ class AnalystAction(models.Model):
         PROMOTE = "promote", _("promotion du challenger")
         EXPIRE = "expire", _("expiration de blocage")
 
-    id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField(_("le"), default=timezone.now, db_index=True)
+    id = models.BigAutoField(_("identifiant"), primary_key=True)
+    # Named so that the admin's filters read well: "Par date", "Par analyste".
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("par"),
+        verbose_name=_("analyste"),
         help_text=_("Vide pour une action du système (par exemple un blocage expiré)."),
     )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)

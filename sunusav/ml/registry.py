@@ -293,6 +293,18 @@ class Registry:
         slot = self._slot(name)
         return slot.loaded, slot.challenger
 
+    def load_version(self, name: str, version: str, *, expected_sha256: str | None = None) -> LoadedModel:
+        """Return one version of model `name` loaded afresh, for comparing versions; never cached nor served.
+
+        Raises `ArtifactError` when its artifact is missing or does not match
+        (its manifest, or `expected_sha256`), KeyError for a model with no loader.
+        """
+        loader = self._loaders[name]
+        manifest = artifact_verify(name=name, version=version, expected_sha256=expected_sha256)
+        return LoadedModel(
+            name=name, version=version, manifest=manifest, model=loader(artifact_path(name, version), manifest)
+        )
+
     def _load(self, name: str, row: _Row) -> tuple[LoadedModel | None, str]:
         try:
             manifest = artifact_verify(name=name, version=row.version, expected_sha256=row.sha256)

@@ -69,6 +69,13 @@ def _active(name: str = "credit") -> str:
     return ModelVersion.objects.get(name=name, status="active").version
 
 
+def _confirmed(client, url: str, reason: str = "AUC plus stable", **kwargs):
+    """Open the confirmation page, then post it with a reason (as a person does)."""
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    return client.post(url, {**page.context["form"].initial, "reason": reason}, **kwargs)
+
+
 # --- Pages ----------------------------------------------------------------------------------
 
 
@@ -96,7 +103,7 @@ def test_version_page_shows_the_card_and_feature_importances(versions, analyst):
     assert len(importances) == 6 and sum(v for _, v in importances) == pytest.approx(1, abs=0.01)
     assert importances[0][0] == "punctuality_rate"  # the synthetic label is driven by punctuality
     chart = str(response.context["importances_chart"])
-    assert chart.count('class="bar"') == 6 and "punctuality_rate" in chart
+    assert chart.count('class="bar"') == 6 and "taux de ponctualité" in chart  # the feature's label, not its code
     html = response.content.decode()
     assert "held_out.model.auc" in html and "lightgbm" in html and response.context["training_rows"] == 1500
 
@@ -121,10 +128,14 @@ def test_an_analyst_cannot_activate_roll_back_or_retrain(versions, analyst, djan
     assert not AnalystAction.objects.exists() and not OrmQ.objects.exists()
 
 
-def test_actions_are_posts_only(versions, risk_admin):
-    url = reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk])
-    assert risk_admin.get(url).status_code == 405
-    assert _active() == versions["new"].version
+def test_activate_and_rollback_ask_for_confirmation_first(versions, risk_admin):
+    for url in (
+        reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk]),
+        reverse("admin:sunusav_modelversion_rollback", args=["credit"]),
+    ):
+        page = risk_admin.get(url)
+        assert page.status_code == 200 and 'id="model-change-form"' in page.content.decode()
+    assert _active() == versions["new"].version and not AnalystAction.objects.exists()
 
 
 # --- Activate and roll back ------------------------------------------------------------------
@@ -133,9 +144,7 @@ def test_actions_are_posts_only(versions, risk_admin):
 def test_activate_switches_the_served_version_and_is_audited(versions, risk_admin, django_capture_on_commit_callbacks):
     old, new = versions["old"], versions["new"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = risk_admin.post(
-            reverse("admin:sunusav_modelversion_activate", args=[old.pk]), {"note": "AUC plus stable"}
-        )
+        response = _confirmed(risk_admin, reverse("admin:sunusav_modelversion_activate", args=[old.pk]))
     assert response.status_code == 302 and response["Location"] == OVERVIEW
     old.refresh_from_db()
     assert (old.status, old.activated_by) == ("active", "moussa") and _active() == old.version
@@ -150,14 +159,14 @@ def test_activate_switches_the_served_version_and_is_audited(versions, risk_admi
 
 def test_rollback_returns_to_the_previous_active_version_and_is_audited(versions, risk_admin):
     old, new = versions["old"], versions["new"]
-    response = risk_admin.post(reverse("admin:sunusav_modelversion_rollback", args=["credit"]))
+    response = _confirmed(risk_admin, reverse("admin:sunusav_modelversion_rollback", args=["credit"]))
     assert response.status_code == 302
     assert _active() == old.version
     action = AnalystAction.objects.get(action="rollback")
     assert action.before["active_version"] == new.version and action.after["active_version"] == old.version
     assert action.target_id == str(old.pk) and action.actor == risk_admin.user
     # Rolling back again returns to the version just left: the previous one is the last one active.
-    risk_admin.post(reverse("admin:sunusav_modelversion_rollback", args=["credit"]))
+    _confirmed(risk_admin, reverse("admin:sunusav_modelversion_rollback", args=["credit"]))
     assert _active() == new.version and AnalystAction.objects.filter(action="rollback").count() == 2
 
 
@@ -166,7 +175,7 @@ def test_rollback_with_no_previous_version_changes_nothing(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         only = _train(1)
-    response = risk_admin.post(reverse("admin:sunusav_modelversion_rollback", args=["credit"]), follow=True)
+    response = risk_admin.get(reverse("admin:sunusav_modelversion_rollback", args=["credit"]), follow=True)
     assert "Aucune version précédente" in response.content.decode()
     assert _active() == only.version and not AnalystAction.objects.exists()
 
@@ -174,7 +183,7 @@ def test_rollback_with_no_previous_version_changes_nothing(
 def test_a_tampered_artifact_is_not_activated(versions, risk_admin, artifacts_dir):
     old = versions["old"]
     (artifacts_dir / "credit" / old.version / "model.txt").write_text("tampered")
-    response = risk_admin.post(reverse("admin:sunusav_modelversion_activate", args=[old.pk]), follow=True)
+    response = _confirmed(risk_admin, reverse("admin:sunusav_modelversion_activate", args=[old.pk]), follow=True)
     assert "artefact invalide" in response.content.decode()
     assert _active() == versions["new"].version and not AnalystAction.objects.exists()
 
@@ -242,7 +251,7 @@ def test_unknown_model_is_a_404(risk_admin):
 
 
 def test_audit_rows_are_plain_json(versions, risk_admin):
-    risk_admin.post(reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk]))
+    _confirmed(risk_admin, reverse("admin:sunusav_modelversion_activate", args=[versions["old"].pk]))
     action = AnalystAction.objects.get()
     assert json.loads(json.dumps(action.before)) == action.before
 

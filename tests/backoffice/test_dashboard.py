@@ -214,7 +214,8 @@ def test_drift_and_alert_capacity_panels_warn(analyst_client, settings):
         AIAlert.objects.create(alert_type="fraud_suspect", payload={})
     page = analyst_client.get(reverse("backoffice:dashboard")).content.decode()
     drift = page[page.index('id="panel-drift"') : page.index('id="panel-capacity"')]
-    assert "punctuality_rate" in drift and "0,410" in drift and 'class="bo-bad"' in drift
+    assert "taux de ponctualité" in drift and "punctuality_rate" not in drift  # the feature's label, not its code
+    assert "0,410" in drift and 'class="bo-bad"' in drift
     capacity = page[page.index('id="panel-capacity"') :]
     assert "<svg" in capacity and 'class="bo-bad"' in capacity
 

@@ -154,3 +154,57 @@ def test_staff_without_view_permission_is_refused(client):
     user.user_permissions.add(Permission.objects.get(codename="view_modelversion"))
     client.force_login(User.objects.get(pk=user.pk))
     assert client.get(TRY).status_code == 200
+
+
+# --- Numbers typed the French way --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [("0,85", 0.85), ("0.85", 0.85), (" 0,85 ", 0.85), ("1", 1.0), ("0,5", 0.5)],
+)
+def test_a_decimal_comma_is_a_decimal_comma(analyst_client, artifacts_dir, typed, expected):
+    response = _post(analyst_client, "credit", {**CREDIT, "punctuality_rate": typed})
+    form = response.context["credit_form"]
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["punctuality_rate"] == pytest.approx(expected)  # never 85
+    assert response.context["credit_result"] is not None
+
+
+def test_the_answer_for_0_comma_85_is_the_answer_for_0_85(analyst_client, artifacts_dir):
+    comma = _post(analyst_client, "credit", {**CREDIT, "punctuality_rate": "0,85"}).context["credit_result"]
+    point = _post(analyst_client, "credit", {**CREDIT, "punctuality_rate": 0.85}).context["credit_result"]
+    assert comma["score"] == point["score"]
+
+
+@pytest.mark.parametrize(
+    "field, typed, expected",
+    [
+        ("tontine_contributions", "50 000", 50_000.0),
+        ("tontine_contributions", "50\u00a0000,5", 50_000.5),
+        ("tontine_contributions", "50,000.5", 50_000.5),
+        ("contributions_count", "1 000", 1000),
+        ("contributions_count", "12,0", 12),
+    ],
+)
+def test_grouping_spaces_and_both_separators_are_understood(analyst_client, artifacts_dir, field, typed, expected):
+    form = _post(analyst_client, "credit", {**CREDIT, field: typed}).context["credit_form"]
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data[field] == expected
+
+
+def test_an_ambiguous_whole_number_is_refused_rather_than_guessed(analyst_client, artifacts_dir):
+    response = _post(analyst_client, "fraud", {**FRAUD, "amount_sats": "5,000"})
+    form = response.context["fraud_form"]
+    assert not form.is_valid() and response.context["fraud_result"] is None
+    assert "Nombre ambigu" in str(form.errors["amount_sats"])
+
+
+def test_the_form_shows_its_numbers_the_page_language_way(analyst_client, artifacts_dir):
+    html = analyst_client.get(TRY).content.decode()
+    assert 'name="credit-punctuality_rate" value="0,9"' in html and 'inputmode="decimal"' in html
+    analyst_client.post("/i18n/setlang/", {"language": "en", "next": TRY})
+    html = analyst_client.get(TRY).content.decode()
+    assert 'name="credit-punctuality_rate" value="0.9"' in html
+    form = _post(analyst_client, "credit", {**CREDIT, "punctuality_rate": "0,85"}).context["credit_form"]
+    assert form.is_valid() and form.cleaned_data["punctuality_rate"] == pytest.approx(0.85)

@@ -63,7 +63,7 @@ def test_the_queue_lists_only_held_payments_oldest_first_with_their_decision(ana
     assert list(response.context["cl"].result_list) == [older, newer]
     text = _text(response)
     alert = _alert(older)
-    assert f"{alert.payload['fraud_score']:.3f}" in text
+    assert f"{alert.payload['fraud_score']:.3f}".replace(".", ",") in text  # the French decimal comma
     assert "Rafale de factures" in text  # a reason, in French
     assert alert.payload["model_version"] in text
     assert "1 000 000 sats (600 000 XOF)" in text
@@ -210,3 +210,57 @@ def test_search_by_member_name_member_id_and_payment_id(analyst_client):
     assert found(str(payment.member_id)) == {payment}
     assert found(str(other.pk)) == {other}
     assert found("") == {payment, other}
+
+
+# --- The demo world's ground truth ------------------------------------------------------------------
+
+GROUND_TRUTH_WORDS = ("vérité terrain", "Motif de fraude", "paiements répétés", "rapid_repeat")
+
+
+def _ground_truth_pages(payment) -> list[str]:
+    return [
+        reverse("admin:sunusav_payment_change", args=[payment.pk]),
+        reverse("admin:sunusav_payment_changelist"),
+        reverse("admin:sunusav_heldpayment_change", args=[payment.pk]),
+        CHANGELIST,
+    ]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_ground_truth_is_hidden_from_analysts_even_with_debug_on(analyst_client, settings, debug):
+    settings.DEBUG = debug
+    payment = PaymentFactory(status="held", is_fraud_label=True, fraud_pattern="rapid_repeat")
+    for url in _ground_truth_pages(payment):
+        response = analyst_client.get(url)
+        assert response.status_code == 200, url
+        text = _text(response)
+        assert [w for w in GROUND_TRUTH_WORDS if w.lower() in text.lower()] == [], url
+
+
+def test_the_ground_truth_is_hidden_from_superusers_without_debug(client, settings):
+    settings.DEBUG = False
+    client.force_login(User.objects.create_superuser("chef", password="x"))
+    payment = PaymentFactory(status="held", is_fraud_label=True, fraud_pattern="rapid_repeat")
+    for url in _ground_truth_pages(payment):
+        text = _text(client.get(url))
+        assert [w for w in GROUND_TRUTH_WORDS if w.lower() in text.lower()] == [], url
+
+
+def test_a_superuser_with_debug_on_sees_the_ground_truth_read_only(client, settings):
+    settings.DEBUG = True
+    client.force_login(User.objects.create_superuser("chef", password="x"))
+    payment = PaymentFactory(status="held", is_fraud_label=True, fraud_pattern="rapid_repeat")
+    for url in (
+        reverse("admin:sunusav_payment_change", args=[payment.pk]),
+        reverse("admin:sunusav_heldpayment_change", args=[payment.pk]),
+    ):
+        text = _text(client.get(url))
+        assert "Fraude (vérité terrain)" in text and "Motif de fraude (démo)" in text, url
+        assert "paiements répétés" in text and "rapid_repeat" not in text, url  # the pattern by its name
+        assert 'name="is_fraud_label"' not in text and 'name="fraud_pattern"' not in text  # never typed in
+    # Saving the payment page leaves the ground truth as it was.
+    data = {"member": payment.member_id, "kind": "payment", "amount_sats": 5000, "status": "held"}
+    data.update(device_id="d", location="l", created_at_0="01/12/2026", created_at_1="10:00", check_input_hash="")
+    client.post(reverse("admin:sunusav_payment_change", args=[payment.pk]), data)
+    payment.refresh_from_db()
+    assert (payment.is_fraud_label, payment.fraud_pattern) == (True, "rapid_repeat")
