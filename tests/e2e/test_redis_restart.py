@@ -37,6 +37,7 @@ def private_redis(monkeypatch, tmp_path):
     server.stop()
 
 
+@pytest.mark.ci_long
 def test_jobs_lost_with_a_redis_restart_are_run_once_after_the_reconciliation(api_client, private_redis):
     tontine = TontineFactory()
     members = {MembershipFactory(tontine=tontine, position=i + 1).member.pk for i in range(MEMBERS)}

@@ -133,6 +133,7 @@ def test_stack_refuses_without_database_or_redis(tmp_path):
     assert not list(tmp_path.glob("*.pid")), "nothing was started"
 
 
+@pytest.mark.ci_long
 def test_stack_serves_processes_jobs_through_redis_and_stops_clean(tmp_path, stack_database, stack_redis):
     import psycopg
 

@@ -70,10 +70,12 @@ def _kill_mid_batch_and_recover(env):
     assert killed_at > 0
 
 
+@pytest.mark.ci_long
 def test_orm_broker_survives_sigkill_mid_batch():
     _kill_mid_batch_and_recover(CLUSTER_ENV)
 
 
+@pytest.mark.ci_long
 def test_redis_broker_survives_sigkill_mid_batch(monkeypatch, redis_url):
     monkeypatch.setattr(Conf, "BROKER_CLASS", "sunusav.brokers.ReliableRedis")
     monkeypatch.setattr(Conf, "REDIS", redis_url)
