@@ -19,6 +19,7 @@ setup: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py models_sync
 	$(BIN)/python manage.py sync_schedules
+	$(BIN)/python manage.py cases_backfill
 
 ## First command: set up everything on a fresh machine and run web + worker.
 demo: setup
@@ -27,9 +28,11 @@ demo: setup
 	$(BIN)/python manage.py demo_admin
 	bash scripts/run.sh
 
-## Second command: the test suite (SQLite by default; DATABASE_URL for PostgreSQL).
+## Second command: the test suite (SQLite by default; DATABASE_URL for PostgreSQL), one
+## pytest-xdist worker per core, at most 4 (each worker has its own test database and Redis db).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

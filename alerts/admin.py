@@ -4,7 +4,7 @@ Open alerts come first, newest first. Each payload is shown readably (score,
 band or decision, reasons, amounts in sats and XOF, model version, payment).
 Analysts resolve one alert (from its page) or many (the changelist action)
 through an intermediate form asking for an outcome fitting the alerts' type and
-a note; `alerts.services.alert_resolve` does the work, one alert at a time.
+a note; `alerts.services.alert_decide` does the work, one alert at a time (a fraud alert's held payment is rejected or released with it).
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert, AIMetric, AlertType
 from alerts.payloads import AlertPayload
-from alerts.services import OUTCOMES_BY_TYPE, AlertAlreadyResolved, InvalidResolution, Outcome, alert_resolve
+from alerts.services import OUTCOMES_BY_TYPE, AlertAlreadyResolved, InvalidResolution, Outcome, alert_decide
+from sunusav.admin_queue import WorkQueueAdminMixin
 from sunusav.admin_utils import CappedCountPaginator, ConfirmedBulkAction, FrenchTitlesMixin
+from sunusav.csv_export import CsvExportMixin
 from sunusav.models import Payment
 from sunusav.presenters import (
+    data_html,
+    decision_badge,
     decision_label,
     features_html,
     label_of,
@@ -38,10 +42,12 @@ from sunusav.presenters import (
     number_text,
     payment_url,
     reasons_html,
+    reasons_short_html,
     sats_and_xof,
     when_text,
     xof_and_sats,
 )
+from sunusav.search import AccentInsensitiveSearchMixin
 
 # More than this many alerts in one resolution is a mistake (select-all over the whole queue).
 RESOLVE_MAX = 500
@@ -164,14 +170,32 @@ def outcomes_for(alert_types) -> list[str]:
 
 
 @admin.register(AIAlert)
-class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
+class AIAlertAdmin(
+    CsvExportMixin, WorkQueueAdminMixin, AccentInsensitiveSearchMixin, FrenchTitlesMixin, admin.ModelAdmin
+):
+    csv_fields = [
+        (_("identifiant"), "id"),
+        (_("date de création"), "created_at"),
+        (_("type d'alerte"), "alert_type"),
+        (_("résolue"), "resolved"),
+        (_("résolue le"), "resolved_at"),
+        (_("membre"), "user__display_name"),
+        (_("identifiant du membre"), "user_id"),
+        (_("score"), _score),
+        (_("décision"), lambda alert: AlertPayload.of(alert).decision),
+        (_("montant (sats)"), lambda alert: AlertPayload.of(alert).amount_sats),
+        (_("issue"), lambda alert: AlertPayload.of(alert).outcome),
+    ]
+    # One line per alert at 1366 px: a number, a badge, one short reason (the sentences and the
+    # model version are on the alert's page).
     list_display = [
         "created",
         "status",
         "member",
-        "score_and_band",
+        "score_number",
+        "decision",
         "amount",
-        "reasons",
+        "reason_short",
     ]
     list_display_links = ["created"]
     list_filter = ["alert_type", AlertStatusFilter, "created_at"]
@@ -229,7 +253,7 @@ class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # An id (of the alert or of its member) is an exact, indexed lookup;
-        # anything else searches members' display names.
+        # anything else searches members' display names, accents and case ignored.
         try:
             ident = uuid.UUID(search_term.strip())
         except ValueError:
@@ -248,18 +272,19 @@ class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     def member(self, obj):
         return member_link(obj.user)
 
-    @admin.display(description=_("score / bande"))
-    def score_and_band(self, obj):
-        score, band = _score(obj), _band(obj)
-        version = AlertPayload.of(obj).model_version or ""
-        if score is None:
-            return band or "—"
-        return format_html(
-            '<strong>{}</strong><br><small>{}</small><br><small class="risk-model">{}</small>',
-            _fmt_score(score),
-            band,
-            version,
-        )
+    @admin.display(description=_("score"))
+    def score_number(self, obj):
+        return _fmt_score(_score(obj))
+
+    @admin.display(description=_("décision / bande"))
+    def decision(self, obj):
+        if obj.alert_type == AlertType.FRAUD_SUSPECT:
+            return decision_badge(AlertPayload.of(obj).decision)
+        return format_html('<span class="risk-badge">{}</span>', _band(obj) or "—")
+
+    @admin.display(description=_("motif"))
+    def reason_short(self, obj):
+        return reasons_short_html(AlertPayload.of(obj).reasons)
 
     @admin.display(description=_("score"))
     def score(self, obj):
@@ -295,7 +320,7 @@ class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
 
     @admin.display(description=_("statut / type"), ordering="resolved")
     def status(self, obj):
-        return format_html("{}<br><small>{}</small>", self.state(obj), obj.get_alert_type_display())
+        return format_html("{} <small>{}</small>", self.state(obj), obj.get_alert_type_display())
 
     @admin.display(description=_("paiement"))
     def payment(self, obj):
@@ -393,7 +418,7 @@ class AIAlertAdmin(FrenchTitlesMixin, admin.ModelAdmin):
         done = 0
         for alert in alerts:
             try:
-                alert_resolve(alert=alert, actor=request.user, outcome=data["outcome"], note=data["note"])
+                alert_decide(alert=alert, actor=request.user, outcome=data["outcome"], note=data["note"])
             except AlertAlreadyResolved as exc:
                 self.message_user(request, already_resolved_message(exc), messages.WARNING)
             except InvalidResolution:
@@ -436,11 +461,29 @@ class AIMetricAdmin(FrenchTitlesMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
 
+    # The page: the key and value by their labels, the details as "label : value" lines, the raw JSON folded away.
+    fieldsets = [
+        (None, {"fields": ["key", "value", "user", "created_at", "details"]}),
+        (_("Contenu brut"), {"classes": ["collapse"], "fields": ["meta_json"]}),
+    ]
+    readonly_fields = ["key", "value", "user", "created_at", "details", "meta_json"]
+
     def has_add_permission(self, request):
         return False  # an audit trail is written by services only
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def object_subtitle(self, obj):
+        return str(obj)
+
+    @admin.display(description=_("détails"))
+    def details(self, obj):
+        return data_html(obj.meta)
+
+    @admin.display(description=_("contenu (JSON)"))
+    def meta_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.meta, indent=2, ensure_ascii=False, sort_keys=True))
 
     @admin.display(description=_("clé"), ordering="metric_key")
     def key(self, obj):

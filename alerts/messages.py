@@ -17,6 +17,13 @@ MESSAGES = {
         "Votre paiement de {amount_sats} sats a été vérifié et validé. Merci de votre patience.",
         "Your payment of {amount_sats} sats has been checked and released. Thank you for your patience.",
     ),
+    # What a member is told when a held payment is rejected (by an analyst, a case decision or the expiry
+    # default): the same neutral words whatever the reason, never a mention of fraud, suspicion, an
+    # investigation or a report to CENTIF (no tipping-off, docs/CENTIF.md).
+    "payment_rejected": (
+        "Votre paiement de {amount_sats} sats n'a pas pu aboutir. Pour toute question, contactez le service client SunuSàv.",
+        "Your payment of {amount_sats} sats could not be completed. For any question, contact SunuSàv customer service.",
+    ),
 }
 
 

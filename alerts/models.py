@@ -10,9 +10,11 @@ import uuid
 from django.db import models
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from alerts import payloads
+from sunusav import presenters
 from sunusav.db import DbNow, GenRandomUUID, NumericField
 from sunusav.models import Member
 
@@ -84,10 +86,18 @@ class AIAlert(models.Model):
             models.Index(fields=["user", "created_at"], name="ai_alerts_user_created"),
             # The analysts' alert queue: open first, newest first (alerts.admin).
             models.Index(fields=["resolved", "-created_at"], name="ai_alerts_queue_order"),
+            # Endorsement-ring alerts (about no single member): a case page finds a member's rings here.
+            models.Index(
+                fields=["-created_at"],
+                condition=models.Q(alert_type="fraud_suspect", user__isnull=True),
+                name="ai_alerts_rings",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.get_alert_type_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+        if self.created_at is None:
+            return str(self.get_alert_type_display())
+        return f"{self.get_alert_type_display()} · {date_format(timezone.localtime(self.created_at), 'SHORT_DATETIME_FORMAT')}"
 
 
 class AIMetric(models.Model):
@@ -120,7 +130,9 @@ class AIMetric(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.metric_key}={self.metric_value}"
+        return presenters.label_value(
+            presenters.label_of("metric", self.metric_key), presenters.number_text(self.metric_value)
+        )
 
 
 class Notification(models.Model):
@@ -137,6 +149,8 @@ class Notification(models.Model):
         LOAN_OFFER = "loan_offer", _("Offre de prêt")
         PAYMENT_HELD = "payment_held", _("Paiement retenu")
         PAYMENT_RELEASED = "payment_released", _("Paiement libéré")
+        # Neutral on purpose: never a word of suspicion or of a report (no tipping-off, docs/CENTIF.md).
+        PAYMENT_REJECTED = "payment_rejected", _("Paiement non abouti")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("à envoyer")

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import orjson
@@ -107,6 +108,36 @@ def _actor_label(actor) -> str:
     return "system"
 
 
+# Hooks of the layers above (registered in their AppConfig.ready, so alerts imports none of them):
+# a decider resolves an alert with everything its outcome implies for its type (fraud: the
+# payment's hold is rejected or released), a listener hears of every resolution in its
+# transaction (cases: the case's totals follow).
+_DECIDERS: dict[str, Callable[..., AIAlert]] = {}
+_RESOLVED_LISTENERS: list[Callable[[AIAlert], None]] = []
+
+
+def alert_decider_register(alert_type: str, decider: Callable[..., AIAlert]) -> None:
+    """Make `decider(alert=, actor=, outcome=, note=)` the way alerts of `alert_type` are decided."""
+    _DECIDERS[alert_type] = decider
+
+
+def alert_resolved_listener_register(listener: Callable[[AIAlert], None]) -> None:
+    """Call `listener(alert)` inside the transaction of every alert resolution (once per listener)."""
+    if listener not in _RESOLVED_LISTENERS:
+        _RESOLVED_LISTENERS.append(listener)
+
+
+def alert_decide(*, alert: AIAlert, actor, outcome: str, note: str) -> AIAlert:
+    """Resolve an alert and act on what it stands for: a fraud alert's held payment is rejected or released.
+
+    Every place an analyst concludes on an alert (its queue, a case's decision)
+    calls this, so the alert and its hold never disagree; raises what
+    `alert_resolve` raises.
+    """
+    decider = _DECIDERS.get(alert.alert_type, alert_resolve)
+    return decider(alert=alert, actor=actor, outcome=outcome, note=note)
+
+
 @transaction.atomic
 def alert_resolve(*, alert: AIAlert, actor, outcome: str, note: str) -> AIAlert:
     """Resolve an alert with an outcome and a note, and audit it; raise if it is already resolved.
@@ -158,6 +189,8 @@ def alert_resolve(*, alert: AIAlert, actor, outcome: str, note: str) -> AIAlert:
             "origin_request_id": origin,
         },
     )
+    for listener in _RESOLVED_LISTENERS:
+        listener(locked)
     transaction.on_commit(lambda: prometheus.count_alert_resolved(locked.alert_type))
     logger.info(
         "alert.resolved",

@@ -7,6 +7,8 @@ import json
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -15,11 +17,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import AIAlert
+from backoffice import admin_cases  # noqa: F401  (registers the case queue and case page)
 from backoffice.member_page import member_explanation, member_risk
 from credit.services import member_rescore
 from sunusav import models
 from sunusav.admin_utils import CappedCountPaginator, FrenchTitlesMixin, ReadableFieldsMixin, ReadOnlyAdminMixin
-from sunusav.presenters import model_label, note_text, number_text, sats_and_xof
+from sunusav.csv_export import CsvExportMixin
+from sunusav.presenters import data_html, model_label, note_text, number_text, sats_and_xof
+from sunusav.search import AccentInsensitiveSearchMixin
 
 RESCORE_MAX = 200
 
@@ -32,7 +37,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(models.Member)
-class MemberAdmin(FrenchTitlesMixin, admin.ModelAdmin):
+class MemberAdmin(AccentInsensitiveSearchMixin, FrenchTitlesMixin, admin.ModelAdmin):
     """The member risk page: score, history, contributions, alerts, holds, endorsements, rescore."""
 
     list_display = ["display_name", "region", "credit_score", "credit_score_updated_at", "created_at"]
@@ -131,7 +136,7 @@ def _model_of(target_type: str):
 
 def _admin_url_of(target_type: str, target_id: str) -> str | None:
     model = _model_of(target_type)
-    if model is None:
+    if model is None or target_id == "export":  # a CSV export names the exported list, not one object
         return None
     try:
         return reverse(f"admin:{model._meta.app_label}_{target_type}_change", args=[target_id])
@@ -168,8 +173,22 @@ class TargetTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(models.AnalystAction)
-class AnalystActionAdmin(FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AnalystActionAdmin(
+    CsvExportMixin, AccentInsensitiveSearchMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Who did what, when, before and after: read-only for everyone, written only by services."""
+
+    csv_fields = [
+        (_("date"), "created_at"),
+        (_("analyste"), "actor__username"),
+        (_("action"), "action"),
+        (_("type d'objet"), "target_type"),
+        (_("objet"), "target_id"),
+        (_("avant"), "before"),
+        (_("après"), "after"),
+        (_("note"), "note"),
+        (_("identifiant de requête"), "request_id"),
+    ]
 
     list_display = ["created_at", "actor", "action", "target", "short_note", "request_id"]
     # The fields' verbose names make the filters read "Par analyste", "Par date".
@@ -180,8 +199,36 @@ class AnalystActionAdmin(FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     date_hierarchy = "created_at"
     paginator = CappedCountPaginator
     show_full_result_count = False
-    fields = ["created_at", "actor", "action", "target", "before_json", "after_json", "full_note", "request_id"]
-    readonly_fields = fields
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "created_at",
+                    "actor",
+                    "action",
+                    "target",
+                    "before_text",
+                    "after_text",
+                    "full_note",
+                    "request_id",
+                ]
+            },
+        ),
+        (_("Contenu brut"), {"classes": ["collapse"], "fields": ["before_json", "after_json"]}),
+    ]
+    readonly_fields = [
+        "created_at",
+        "actor",
+        "action",
+        "target",
+        "before_text",
+        "after_text",
+        "full_note",
+        "request_id",
+        "before_json",
+        "after_json",
+    ]
 
     def object_subtitle(self, obj):
         return f"{obj.get_action_display()} · {target_label(obj.target_type, obj.target_id)}"
@@ -201,13 +248,37 @@ class AnalystActionAdmin(FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def full_note(self, obj):
         return note_text(obj.note) or "—"
 
+    # "Issue : faux positif", "Résolue : oui": the rows' codes by their labels (backoffice.labels.FIELD_LABELS).
     @admin.display(description=_("avant"))
+    def before_text(self, obj):
+        return data_html(obj.before)
+
+    @admin.display(description=_("après"))
+    def after_text(self, obj):
+        return data_html(obj.after)
+
+    @admin.display(description=_("avant (JSON)"))
     def before_json(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.before, indent=2, ensure_ascii=False, sort_keys=True))
 
-    @admin.display(description=_("après"))
+    @admin.display(description=_("après (JSON)"))
     def after_json(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.after, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+# Django's user and group pages with titles that read well ("Utilisateur", not "Modification de utilisateur").
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class BackofficeUserAdmin(FrenchTitlesMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class BackofficeGroupAdmin(FrenchTitlesMixin, GroupAdmin):
+    pass
 
 
 admin.site.site_header = _("SunuSàv · Risques")

@@ -28,14 +28,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from backoffice import model_cards, selectors
-from backoffice.charts import hbar_chart
 from backoffice.forms import ModelChangeForm, number_from_text
 from backoffice.holdout import holdout_comparison
 from backoffice.shadow import shadow_comparison
 from sunusav import models
 from sunusav.admin_utils import FrenchTitlesMixin
+from sunusav.charts import hbar_chart
 from sunusav.ml import lifecycle
-from sunusav.ml.registry import ArtifactError, ChallengerError, active_version_row
+from sunusav.ml.registry import ArtifactError, ChallengerError, active_version_row, challenger_version_row
 from sunusav.presenters import label_of, model_label, number_text
 
 logger = logging.getLogger(__name__)
@@ -285,15 +285,32 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
         return redirect(self._overview_url())
 
     def challenger_promote_view(self, request, name):
-        return require_POST(self._challenger_promote)(request, name)
+        """Confirm (GET: the challenger against the champion on the same held-out rows, reason asked) then promote.
 
-    def _challenger_promote(self, request, name):
+        Promoting puts the challenger in service for every member: the same
+        confirmation as an activation, not one click.
+        """
         if not self.has_activate_permission(request):
             raise PermissionDenied
         if name not in selectors.MODEL_NAMES:
             raise Http404
+        challenger = challenger_version_row(name)
+        if challenger is None:
+            messages.error(request, _("Le modèle de %(name)s n'a pas de challenger.") % {"name": model_label(name)})
+            return redirect(self._overview_url())
+        active = active_version_row(name)
+        state = {"compared_with": active.version if active else "", "candidate": challenger.version}
+        form = ModelChangeForm(request.POST or None, initial=state)
+        if request.method == "POST" and form.is_valid():
+            if self._changed_meanwhile(request, form, state):
+                form = ModelChangeForm(initial={**state, "reason": form.cleaned_data["reason"]})
+                return self._confirm_page(request, form, candidate=challenger, active=active, kind="promote")
+            return self._challenger_promote(request, name, note=form.cleaned_data["reason"])
+        return self._confirm_page(request, form, candidate=challenger, active=active, kind="promote")
+
+    def _challenger_promote(self, request, name, *, note: str):
         try:
-            action = lifecycle.challenger_promote(name=name, actor=request.user, note=self._note(request))
+            action = lifecycle.challenger_promote(name=name, actor=request.user, note=note)
         except ArtifactError as exc:
             logger.warning("promotion refused: %s", exc)
             messages.error(request, _("Promotion refusée : %(error)s") % {"error": ARTIFACT_INVALID})
@@ -401,6 +418,10 @@ class ModelVersionAdmin(FrenchTitlesMixin, admin.ModelAdmin):
             title = _("Mettre en service : %(version)s") % {"version": model_cards.version_title(candidate)}
             submit = _("Mettre cette version en service")
             action_url = reverse("admin:sunusav_modelversion_activate", args=[candidate.pk])
+        elif kind == "promote":
+            title = _("Promouvoir le challenger : %(version)s") % {"version": model_cards.version_title(candidate)}
+            submit = _("Promouvoir le challenger")
+            action_url = reverse("admin:sunusav_modelversion_challenger_promote", args=[candidate.name])
         else:
             title = _("Revenir à la version précédente : %(version)s") % {
                 "version": model_cards.version_title(candidate)

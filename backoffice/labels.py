@@ -45,7 +45,123 @@ FRAUD_PATTERN_LABELS = {
     "invoice_burst": _("rafale de factures"),
     "rapid_repeat": _("paiements répétés"),
     "structuring": _("fractionnement"),
+    "sim_swap": _("échange de carte SIM"),
+    "agent_deposit_splitting": _("dépôt fractionné par un agent"),
+    "mule_chain": _("chaîne de mules"),
 }
+
+# The fraud reasons' ids (fraud.rules.RULES, fraud.detectors), as a queue's one-line reason column says them.
+REASON_LABELS = {
+    "invoice_burst": _("rafale de factures"),
+    "new_device_location_unusual_amount": _("nouvel appareil et lieu"),
+    "rapid_repeat": _("paiements répétés"),
+    "structuring": _("fractionnement"),
+    "near_reporting_limit": _("juste sous le seuil déclaratif"),
+    "very_large_amount": _("montant très élevé"),
+    "anomaly": _("anomalie (modèle)"),
+    "scoring_failed": _("échec du score"),
+    # What else can be a case's main reason (cases.models.Case.top_reason): a ring, a liquidity alert's trigger.
+    "endorsement_ring": _("cercle de recommandations"),
+    "round_shortfall": _("manque au prochain pot"),
+    "rotation_exposure": _("exposition de la rotation"),
+    "liquidity_short": _("manque de liquidité"),
+}
+
+# The keys of audit rows' before/after and of metrics' details (services' `action_record` and
+# `metric_record` calls), as an object's page lists them ("Issue : faux positif").
+FIELD_LABELS = {
+    "ab_share": _("part A/B"),
+    "action": _("action"),
+    "active_id": _("version en service (n°)"),
+    "active_version": _("version en service"),
+    "actor": _("auteur"),
+    "after": _("après"),
+    "alert_id": _("alerte"),
+    "alert_type": _("type d'alerte"),
+    "arm": _("bras A/B"),
+    "band": _("bande"),
+    "before": _("avant"),
+    "challenger_version": _("version challenger"),
+    "cleared_challenger": _("challenger retiré"),
+    "computed_at": _("calculé le"),
+    "confidence": _("confiance"),
+    "credit_score": _("score de crédit"),
+    "credit_score_updated_at": _("score mis à jour le"),
+    "cutoff": _("date de référence"),
+    "decision": _("décision"),
+    "default_action_applied": _("action par défaut appliquée"),
+    "error": _("erreur"),
+    "expired": _("blocage expiré"),
+    "fallback": _("règles de secours"),
+    "feature": _("variable"),
+    "features": _("variables"),
+    "input_hash": _("empreinte de la requête"),
+    "is_fraud": _("fraude selon le modèle"),
+    "isolation_score": _("score d'anomalie"),
+    "latency_ms": _("durée (ms)"),
+    "loan_id": _("prêt"),
+    "model": _("modèle"),
+    "model_version": _("version du modèle"),
+    "note": _("note"),
+    "origin_request_id": _("requête d'origine"),
+    "outcome": _("issue"),
+    "payment_id": _("paiement"),
+    "previous_id": _("version précédente (n°)"),
+    "previous_version": _("version précédente"),
+    "priority": _("priorité"),
+    "queue": _("file"),
+    "queued": _("mis en file"),
+    "reason": _("motif"),
+    "reasons": _("motifs"),
+    "replaced_challenger": _("challenger remplacé"),
+    "replay": _("rejeu"),
+    "request_id": _("requête"),
+    "rescored": _("scores recalculés"),
+    "resolved": _("résolue"),
+    "resolved_at": _("résolue le"),
+    "role": _("rôle"),
+    "run_id": _("calcul"),
+    "score": _("score"),
+    "selection": _("sélection"),
+    "shadow": _("réponse du challenger (non appliquée)"),
+    "source": _("origine"),
+    "stages_us": _("durée par étape"),
+    "status": _("statut"),
+    "task_name": _("tâche"),
+    "token": _("jeton"),
+    "user_id": _("membre"),
+    "value": _("valeur"),
+    "warning": _("alerte de dérive"),
+    "window": _("fenêtre"),
+}
+
+
+def _value_labels() -> dict:
+    """Codes that services write as values, by their labels: decisions, outcomes, statuses, types, sources."""
+    # Imported here, from `labels_register_all` at start-up: this module is imported while the apps load.
+    from alerts.models import AlertType
+    from alerts.services import Outcome
+    from sunusav.models import AnalystAction, ModelVersion, Payment
+
+    labels = {
+        "hold": _("bloquer"),
+        "review": _("à vérifier"),
+        "allow": _("accepter"),
+        "credit_check": _("calcul du score de crédit"),
+        "champion": _("champion"),
+        "challenger": _("challenger"),
+        "system": _("le système"),
+        "day": _("jour"),
+        "week": _("semaine"),
+    }
+    for choices in (Outcome.choices, Payment.Status.choices, ModelVersion.Status.choices, AlertType.choices):
+        labels.update(dict(choices))
+    labels.update(dict(AnalystAction._meta.get_field("action").choices))
+    labels.update(MODEL_NAME_LABELS)
+    return labels
+
+
+MODEL_NAME_LABELS = {"credit": _("crédit"), "fraud": _("fraude")}
 
 # The score beside the features in drift monitoring (sunusav.ml.drift.SCORE).
 DRIFT_LABELS = {"score": _("score du modèle")}
@@ -57,3 +173,6 @@ def labels_register_all() -> None:
     labels_register("metric", METRIC_LABELS)
     labels_register("stage", STAGE_LABELS)
     labels_register("fraud_pattern", FRAUD_PATTERN_LABELS)
+    labels_register("reason", REASON_LABELS)
+    labels_register("field", FIELD_LABELS)
+    labels_register("value", _value_labels())

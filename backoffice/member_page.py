@@ -7,6 +7,8 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from alerts.models import AIAlert, AIMetric
+from alerts.payloads import AlertPayload
+from cases.models import Case
 from credit import explain
 from credit.features import FEATURES, WINDOW_DAYS, features_for_members
 from credit.scoring import DECISION_THRESHOLD, bands_of
@@ -63,6 +65,21 @@ def _with_amount(payment: models.Payment) -> models.Payment:
     return payment
 
 
+CASES_SHOWN = 5
+
+
+def _alert_row(alert: AIAlert) -> dict:
+    """An open alert as one distinct line: its type, amount and first reason (not 14 identical lines)."""
+    payload = AlertPayload.of(alert)
+    reasons = reason_texts(payload.reasons)
+    amount = payload.amount_sats if alert.alert_type == "fraud_suspect" else None
+    return {
+        "alert": alert,
+        "amount": sats_and_xof(amount) if amount is not None else "",
+        "reason": reasons[0] if reasons else "",
+    }
+
+
 def member_risk(member: models.Member) -> dict:
     """Return what the member risk page shows, in a bounded number of indexed queries."""
     history = list(
@@ -108,7 +125,11 @@ def member_risk(member: models.Member) -> dict:
         "recent_contributions": list(
             models.Contribution.objects.filter(member=member).select_related("tontine").order_by("-due_at")[:PAGE_ROWS]
         ),
-        "open_alerts": list(AIAlert.objects.filter(user=member, resolved=False).order_by("-created_at")[:PAGE_ROWS]),
+        "open_alerts": [
+            _alert_row(alert)
+            for alert in AIAlert.objects.filter(user=member, resolved=False).order_by("-created_at")[:PAGE_ROWS]
+        ],
+        "cases": list(Case.objects.filter(member=member).select_related("owner").order_by("-opened_at")[:CASES_SHOWN]),
         "holds": [
             _with_amount(p)
             for p in models.Payment.objects.filter(member=member, status=models.Payment.Status.HELD).order_by(

@@ -22,11 +22,12 @@ from django.utils.translation import gettext as _
 
 from alerts.models import AlertType
 from backoffice import selectors
-from backoffice.charts import Series, bar_chart, line_chart
+from backoffice.case_evidence import cases_sla_summary
 from backoffice.forms import CreditTryForm, FraudTryForm
 from credit.features import FEATURES
 from credit.scoring import DECISION_THRESHOLD, score_matrix
 from fraud.detectors import score_rows
+from sunusav.charts import Series, bar_chart, line_chart
 from sunusav.presenters import duration_us_text, label_of, model_label, numbers_grouped
 
 DASHBOARD_PERMISSION = "alerts.view_aialert"
@@ -159,6 +160,7 @@ def dashboard(request):
         "holds_24h": sum(r["holds"] for r in per_hour),
         "health": _health_rows(),
         "charts": _charts(data),
+        "cases": cases_sla_summary(),
         **_governance(),
     }
     return TemplateResponse(request, "backoffice/dashboard.html", context)

@@ -34,7 +34,7 @@ import os
 import time
 import uuid
 
-from benchmarks.common import Figure, time_calls
+from benchmarks.common import Figure, page_figure, run_on_postgresql, time_calls
 
 GOAL_MS = 300.0
 REQUESTS = int(os.environ.get("BACKOFFICE_BENCH_REQUESTS", "30"))
@@ -220,62 +220,15 @@ def _analyst():
 
 
 def _figure(name: str, stats: dict, errors: int, notes: str) -> Figure:
-    return Figure(
-        name=name,
-        p50=stats["p50"],
-        p99=stats["p99"],
-        throughput=stats["throughput"],
-        throughput_unit="req/s",
-        n=stats["n"],
-        errors=errors,
-        goal="< 300 ms",
-        met=errors == 0 and stats["p99"] < GOAL_MS,
-        notes=notes,
-    )
+    return page_figure(name, stats, errors, notes, goal_ms=GOAL_MS)
 
 
 PG_URL = os.environ.get("BACKOFFICE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/sunusav_bench_backoffice")
 
 
-def _pg_available(url: str) -> bool:
-    import psycopg
-
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    name = url.rsplit("/", 1)[1]
-    try:
-        with psycopg.connect(admin, connect_timeout=5, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-        return True
-    except psycopg.Error:
-        return False
-
-
 def _run_on_postgresql() -> list[Figure] | None:
-    """Run this benchmark in a child process on `BACKOFFICE_BENCH_PG` (the issue's figure is on PostgreSQL)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    if not _pg_available(PG_URL):
-        return None
-    root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if k != "VAR_DIR"}
-    env.update(DATABASE_URL=PG_URL, DJANGO_SETTINGS_MODULE="sunusav.settings", DEBUG="true")
-    child = (
-        "import json, sys; sys.path.insert(0, '.');"
-        "from benchmarks.__main__ import _setup_django; _setup_django();"
-        "from benchmarks import bench_backoffice;"
-        "print('FIGURES ' + json.dumps([f.as_dict() for f in bench_backoffice.run()]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", child], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=3600
-    )
-    for line in reversed(out.stdout.splitlines()):
-        if line.startswith("FIGURES "):
-            return [Figure(**f) for f in json.loads(line.removeprefix("FIGURES "))]
-    return [Figure(name="back-office dashboard and alert list (PostgreSQL)", errors=1, notes=out.stderr[-300:])]
+    """Run this benchmark in a child process on PostgreSQL (the issue's figure is on PostgreSQL)."""
+    return run_on_postgresql("bench_backoffice", PG_URL, label="back-office dashboard and alert list (PostgreSQL)")
 
 
 def run() -> list[Figure]:

@@ -144,3 +144,63 @@ def splice_sections(path: Path, new: list[tuple[str, list[str]]], *, top: bool =
         at = headings.index(FIGURES_HEADING) if FIGURES_HEADING in headings else len(sections)
         sections = sections[:at] + fresh + sections[at:]
     path.write_text(join_sections(preamble, sections))
+
+
+# --- Back-office benchmarks that measure on PostgreSQL from a `make bench` run on SQLite ----------
+
+
+def page_figure(name: str, stats: dict, errors: int, notes: str, *, goal_ms: float) -> Figure:
+    """A back-office page's figure: p50/p99 of its GETs, requests per second, met when p99 < goal."""
+    return Figure(
+        name=name,
+        p50=stats["p50"],
+        p99=stats["p99"],
+        throughput=stats["throughput"],
+        throughput_unit="req/s",
+        n=stats["n"],
+        errors=errors,
+        goal=f"< {goal_ms:.0f} ms",
+        met=errors == 0 and stats["p99"] < goal_ms,
+        notes=notes,
+    )
+
+
+def pg_database_ensure(url: str) -> bool:
+    """Create the PostgreSQL database `url` names when missing; False when the server is unreachable."""
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    try:
+        with psycopg.connect(admin, connect_timeout=5, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+    except psycopg.Error:
+        return False
+
+
+def run_on_postgresql(module: str, url: str, *, label: str) -> list[Figure] | None:
+    """Run `benchmarks.<module>.run()` in a child process on the database `url` (None: no PostgreSQL)."""
+    import json
+    import os
+    import subprocess
+
+    if not pg_database_ensure(url):
+        return None
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "VAR_DIR"}
+    env.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="sunusav.settings", DEBUG="true")
+    child = (
+        "import json, sys; sys.path.insert(0, '.');"
+        "from benchmarks.__main__ import _setup_django; _setup_django();"
+        f"from benchmarks import {module};"
+        f"print('FIGURES ' + json.dumps([f.as_dict() for f in {module}.run()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", child], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=3600
+    )
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("FIGURES "):
+            return [Figure(**f) for f in json.loads(line.removeprefix("FIGURES "))]
+    return [Figure(name=label, errors=1, notes=out.stderr[-300:])]

@@ -10,6 +10,7 @@ from credit.exposure import rotation_exposures
 from sunusav import models
 from sunusav.admin_utils import CappedCountPaginator, FrenchTitlesMixin, ReadableFieldsMixin
 from sunusav.presenters import number_text, sats_and_xof
+from sunusav.search import AccentInsensitiveSearchMixin
 
 
 class MembershipInline(admin.TabularInline):
@@ -20,7 +21,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(models.Tontine)
-class TontineAdmin(FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
+class TontineAdmin(AccentInsensitiveSearchMixin, FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
     list_display = ["name", "region", "cycle", "contribution", "status", "started_at"]
     readable_fields = {"contribution_sats": "contribution"}
     list_filter = ["cycle", "status", "region"]

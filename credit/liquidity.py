@@ -39,6 +39,7 @@ from django.utils import timezone
 from alerts import payloads
 from alerts.models import AIAlert, AlertType
 from alerts.services import alert_create
+from cases.services import case_item_attach
 from credit.exposure import rotation_exposures
 from sunusav.models import Contribution, Membership, Tontine
 
@@ -145,13 +146,13 @@ def liquidity_check(*, now: datetime | None = None) -> list[AIAlert]:
         payload = payloads.liquidity_short(projection=projection, threshold_share=threshold, triggers=triggers)
         try:
             with transaction.atomic():
-                raised.append(
-                    alert_create(
-                        member_id=uuid.UUID(projection["recipient_id"]) if projection["recipient_id"] else None,
-                        alert_type=AlertType.LIQUIDITY_SHORT,
-                        payload=payload,
-                    )
+                alert = alert_create(
+                    member_id=uuid.UUID(projection["recipient_id"]) if projection["recipient_id"] else None,
+                    alert_type=AlertType.LIQUIDITY_SHORT,
+                    payload=payload,
                 )
+                case_item_attach(alert=alert)  # the tontine's open liquidity case takes it
+                raised.append(alert)
         except IntegrityError:
             continue  # this round is already flagged
     return raised

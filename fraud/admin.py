@@ -29,6 +29,7 @@ from alerts.models import AIAlert, AlertType
 from alerts.payloads import AlertPayload
 from fraud.services import PaymentNotHeld, payment_review
 from sunusav import models, presenters
+from sunusav.admin_queue import WorkQueueAdminMixin
 from sunusav.admin_utils import (
     CappedCountPaginator,
     ConfirmedBulkAction,
@@ -36,16 +37,19 @@ from sunusav.admin_utils import (
     ReadableFieldsMixin,
     ReadOnlyAdminMixin,
 )
+from sunusav.csv_export import CsvExportMixin
 from sunusav.presenters import (
+    decision_badge,
     decision_label,
     features_text,
     label_of,
     number_text,
     reason_texts,
-    reasons_html,
+    reasons_short_html,
     sats_and_xof,
     when_text,
 )
+from sunusav.search import AccentInsensitiveSearchMixin
 
 REVIEW_MAX = 200
 PAGE_ROWS = 20
@@ -58,7 +62,7 @@ def _with_amount(payment: models.Payment) -> models.Payment:
 
 # The demo world's ground truth (`Payment.is_fraud_label`, `fraud_pattern`) is for evaluating the
 # models, never for deciding on a payment: an analyst who saw it would be judging with the answer.
-GROUND_TRUTH_FIELDS = ("is_fraud_label", "fraud_pattern")
+GROUND_TRUTH_FIELDS = ("is_fraud_label", "fraud_pattern", "segment")
 GROUND_TRUTH_DISPLAY = ["ground_truth_label", "ground_truth_pattern"]
 
 
@@ -87,6 +91,13 @@ class GroundTruthMixin:
         fields = [f for f in super().get_readonly_fields(request, obj) if f not in GROUND_TRUTH_DISPLAY]
         return [*fields, *GROUND_TRUTH_DISPLAY] if ground_truth_visible(request) else fields
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # Django lets any local field be filtered from the address bar (?is_fraud_label__exact=1):
+        # that would sort the queue by the answer key. Refused (400) to whoever may not see it.
+        if lookup.split("__", 1)[0] in GROUND_TRUTH_FIELDS and not ground_truth_visible(request):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     @admin.display(description=_("fraude (vérité terrain)"), boolean=True)
     def ground_truth_label(self, obj):
         return obj.is_fraud_label
@@ -97,12 +108,14 @@ class GroundTruthMixin:
 
 
 @admin.register(models.Payment)
-class PaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin):
+class PaymentAdmin(
+    AccentInsensitiveSearchMixin, GroundTruthMixin, FrenchTitlesMixin, ReadableFieldsMixin, admin.ModelAdmin
+):
     list_display = ["id", "member", "kind", "amount", "status", "created_at"]
     readable_fields = {"amount_sats": "amount"}
     list_filter = ["status", "kind"]
     list_select_related = ["member"]
-    search_fields = ["=id", "=member__id"]
+    search_fields = ["=id", "=member__id", "member__display_name"]
     raw_id_fields = ["member"]
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -203,8 +216,29 @@ def expiry_text(expires_at, *, now=None) -> str:
 
 
 @admin.register(models.HeldPayment)
-class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class HeldPaymentAdmin(
+    CsvExportMixin,
+    WorkQueueAdminMixin,
+    AccentInsensitiveSearchMixin,
+    GroundTruthMixin,
+    FrenchTitlesMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
     """Held payments, oldest first: release or reject each with a reason (`fraud.services.payment_review`)."""
+
+    csv_fields = [
+        (_("identifiant"), "id"),
+        (_("date"), "created_at"),
+        (_("expire le"), "expires_at"),
+        (_("membre"), "member__display_name"),
+        (_("identifiant du membre"), "member_id"),
+        (_("montant (sats)"), "amount_sats"),
+        (_("type"), "kind"),
+        (_("statut"), "status"),
+        (_("appareil"), "device_id"),
+        (_("lieu"), "location"),
+    ]
 
     list_display = ["created", "expiry", "member_link", "amount", "kind", "fraud_score", "reasons"]
     list_display_links = ["created"]
@@ -242,17 +276,18 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
         try:
             ident = uuid.UUID(term)
         except ValueError:
-            return queryset.filter(member__display_name__icontains=term), False
+            return super().get_search_results(request, queryset, term)
         return queryset.filter(Q(pk=ident) | Q(member_id=ident)), False
 
     # --- columns
 
-    @admin.display(description=_("date / attente"), ordering="created_at")
+    @admin.display(description=_("date"), ordering="created_at")
     def created(self, obj):
+        # The wait in the title: the expiry column says what is urgent, and the row stays one line.
         return format_html(
-            "{}<br><small>{}</small>",
-            date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT"),
+            '<span title="{}">{}</span>',
             gettext("depuis %(duration)s") % {"duration": timesince(obj.created_at)},
+            date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT"),
         )
 
     @admin.display(description=_("expiration"), ordering="expires_at")
@@ -283,23 +318,25 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
             attach_fraud_alerts([obj])
         return obj.fraud_alert
 
-    @admin.display(description=_("score de fraude / modèle"))
+    # The list fits 1366 px: the score as a number and the decision as a badge (the model version is
+    # on the payment's page), one short reason with every sentence in its title.
+    @admin.display(description=_("score de fraude"))
     def fraud_score(self, obj):
         alert = self._alert(obj)
         payload = AlertPayload.of(alert.payload if alert else None)
         if payload.fraud_score is None:
             return "—"
         return format_html(
-            '<a href="{}"><strong>{}</strong></a><br><small>{}</small>',
+            '<a href="{}"><strong>{}</strong></a> {}',
             reverse("admin:alerts_aialert_change", args=[alert.pk]),
             number_text(float(payload.fraud_score), decimals=3),
-            payload.model_version or "—",
+            decision_badge(payload.decision),
         )
 
     @admin.display(description=_("motifs"))
     def reasons(self, obj):
         alert = self._alert(obj)
-        return reasons_html(AlertPayload.of(alert).reasons) if alert else "—"
+        return reasons_short_html(AlertPayload.of(alert).reasons) if alert else "—"
 
     @admin.display(description=_("modèle"))
     def model_version(self, obj):
@@ -329,7 +366,7 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
                     reviewed_at=last.created_at if last else None,
                 )
                 self.message_user(request, not_held_message(payment.pk, exc), messages.WARNING)
-                return HttpResponseRedirect(reverse("admin:sunusav_heldpayment_changelist"))
+                return HttpResponseRedirect(self.queue_list_url(request))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -412,4 +449,8 @@ class HeldPaymentAdmin(GroundTruthMixin, FrenchTitlesMixin, ReadOnlyAdminMixin, 
                 done += 1
         if done:
             self.message_user(request, REVIEW_DONE[action](done) % {"count": done}, messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:sunusav_heldpayment_changelist"))
+        # Back to the list as it was filtered (the page's form and the bulk action both post to it).
+        return HttpResponseRedirect(request.get_full_path())
+
+
+from fraud import admin_rules  # noqa: E402,F401  (the fraud rules' and lists' pages, issue 15)

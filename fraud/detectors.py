@@ -36,7 +36,11 @@ from django.conf import settings
 
 from fraud.features import FEATURES
 from fraud.forest import NumpyForest, OnnxForest, arrays_from_bytes
-from fraud.rules import DEFAULT_PARAMS, RULES, rules_fire
+from fraud.member_context import CONTEXT_KEY, SOURCE_DEFAULTS, SOURCE_HISTORY, unknown_context
+from fraud.rules import DEFAULT_PARAMS, RULES, rules_fire, structuring_limit
+from fraud.rules_engine import EFFECT_WEIGHT
+from fraud.ruleset_serving import serving_rulesets
+from fraud.supervised import BOOSTER_FILE, SupervisedFit, supervised_inputs, supervised_load
 from sunusav import timings
 from sunusav.ml.ab import CHALLENGER, CHAMPION, challenger_arms
 from sunusav.ml.registry import registry
@@ -74,6 +78,8 @@ class FraudModel:
     rule_params: dict
     serving: str
     since_clip_sec: float | None = None
+    # The supervised layer (fraud.supervised), when the card says it serves; None: anomaly and rules.
+    supervised: SupervisedFit | None = None
 
     def anomaly(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (isolation score, calibrated probability) of raw feature rows."""
@@ -96,14 +102,21 @@ def load_fraud_model(path: Path, manifest: dict) -> FraudModel:
     except ImportError:
         # Same scores (the test checks both forms), about 3x slower a row.
         forest, serving = NumpyForest(arrays), "numpy"
+    layers = manifest.get("layers") or {}
+    supervised = None
+    if layers.get("serving") == "supervised":
+        supervised = supervised_load((path / BOOSTER_FILE).read_text(), layers["supervised"])
     model = FraudModel(
         forest=forest,
         calibration=manifest["calibration"],
         rule_params={**DEFAULT_PARAMS, **manifest.get("rule_params", {})},
         serving=serving,
         since_clip_sec=(manifest.get("model_input_params") or {}).get("since_clip_sec"),
+        supervised=supervised,
     )
     forest.score_samples(model_inputs(np.zeros((1, len(FEATURES)))))  # warm the session; fail here, not in a request
+    if supervised is not None:  # the booster too
+        supervised.probability(np.zeros((1, len(supervised.names))))
     return model
 
 
@@ -122,6 +135,12 @@ class CheckResult:
     error: str = ""
     latency_ms: float = 0.0
     extra: dict = field(default_factory=dict)
+    # The published ruleset that decided (fraud.ruleset_serving) and the ids of its rules that fired.
+    ruleset_version: str | None = None
+    rules_fired: list[str] = field(default_factory=list)
+    # What the supervised layer knew of the member (fraud.member_context): `member_history`, or
+    # `population_defaults` for an unknown member; None when the model serving reads no member baseline.
+    member_context: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -131,6 +150,8 @@ class CheckResult:
             "reasons": self.reasons,
             "model_version": self.model_version,
             "fallback": self.fallback,
+            "ruleset_version": self.ruleset_version,
+            "rules_fired": self.rules_fired,
         }
 
 
@@ -238,6 +259,199 @@ def _combine_few(matrix, rows, probability, isolation, params) -> tuple[np.ndarr
     return np.array(scores), reasons if rows is not None else None
 
 
+def combine_ruleset(
+    matrix: np.ndarray,
+    rows: list[dict] | None,
+    probability: np.ndarray | None,
+    isolation: np.ndarray | None,
+    ruleset,
+    *,
+    reporting_limit: float | None = None,
+    subject_rows: list[dict] | None = None,
+    subject_columns: dict | None = None,
+    suppressed_out: list | None = None,
+    skip_weights: frozenset = frozenset(),
+) -> tuple[np.ndarray, list[list[dict]] | None, list[str | None], list[list[str]]]:
+    """`combine_rows` with a compiled ruleset (`fraud.rules_engine`): scores, reasons, outcomes, fired ids.
+
+    The same noisy-OR over the weight rules, multiplied in the ruleset's
+    priority order (v1's order is today's, so the same floats); a firing
+    outcome rule (hold, review, allow) gives its outcome, the first by
+    priority among them deciding (`outcomes[i]`, None when none fired).
+    A few rows go through the engine's scalar form, more through numpy.
+    List facts (`member in list("...")`) read the subjects from `subject_rows`
+    (by default `rows`: a check's `user_id`, and `device_id`, `location`,
+    `phone_hash`, `node_pubkey` when given) or `subject_columns` (a backtest's
+    stored payments); a subject that is absent is in no list.
+    A rule an analyst snoozed for the row's member (`ruleset.suppressed`,
+    by `user_id`) does not count; its id goes into `suppressed_out[i]`.
+    The weight rules in `skip_weights` fire and are named, but their weight
+    is not multiplied in (they are inputs of the supervised layer: `combine_served`).
+    """
+    subject_rows = rows if subject_rows is None else subject_rows
+    n = len(matrix)
+    limit = float(structuring_limit() if reporting_limit is None else reporting_limit)
+    rules = ruleset.rules
+    keep = np.ones(n) if probability is None else 1.0 - probability
+    outcomes: list[str | None] = [None] * n
+    fired_ids: list[list[str]] = [[] for _ in range(n)]
+    snoozed = _snoozed(ruleset, subject_rows, n)
+    if suppressed_out is not None:
+        suppressed_out[:] = [[] for _ in range(n)]
+    if n <= _SCALAR_ROWS:
+        fired_rows = []
+        for i, values in enumerate(matrix.tolist()):
+            facts = dict(zip(FEATURES, values, strict=True))
+            facts["reporting_limit"] = limit
+            if ruleset.list_refs:
+                if subject_columns is not None:
+                    subjects = {key: column[i] for key, column in subject_columns.items()}
+                else:
+                    subjects = subject_rows[i] if subject_rows is not None else {}
+                facts.update(ruleset.memberships(subjects))
+            fired_rows.append(ruleset.fired(facts))
+        keeps = keep.tolist()
+        for i, fired in enumerate(fired_rows):
+            k = keeps[i]
+            for rule, hit in zip(rules, fired, strict=True):
+                if hit and snoozed and rule.id in snoozed.get(i, ()):
+                    if suppressed_out is not None:
+                        suppressed_out[i].append(rule.id)
+                elif hit:
+                    if rule.effect == EFFECT_WEIGHT:
+                        if rule.id not in skip_weights:
+                            k *= 1.0 - rule.weight
+                    elif outcomes[i] is None:
+                        outcomes[i] = rule.effect
+                    fired_ids[i].append(rule.id)
+            keeps[i] = k
+        scores = 1.0 - np.array(keeps, dtype=np.float64)
+    else:
+        columns = {name: matrix[:, j] for j, name in enumerate(FEATURES)}
+        columns["reporting_limit"] = limit
+        if ruleset.list_refs:
+            columns.update(ruleset.membership_columns(subject_rows, n, subject_columns))
+        fired_cols = ruleset.fire_columns(columns, n)
+        for rule in rules:
+            hits = fired_cols[rule.id]
+            if snoozed:
+                off = [i for i, ids in snoozed.items() if rule.id in ids and hits[i]]
+                if off:
+                    hits = hits.copy()
+                    hits[off] = False
+                    if suppressed_out is not None:
+                        for i in off:
+                            suppressed_out[i].append(rule.id)
+            if rule.effect == EFFECT_WEIGHT and rule.id not in skip_weights:
+                keep = np.where(hits, keep * (1.0 - rule.weight), keep)
+            for i in np.flatnonzero(hits).tolist():
+                if rule.effect != EFFECT_WEIGHT and outcomes[i] is None:
+                    outcomes[i] = rule.effect
+                fired_ids[i].append(rule.id)
+        scores = 1.0 - keep
+    if rows is None:
+        return scores, None, outcomes, fired_ids
+    by_id = {rule.id: rule for rule in rules}
+    reasons: list[list[dict]] = []
+    for i in range(n):
+        row_reasons = []
+        if fired_ids[i]:
+            facts = {**rows[i], "reporting_limit": limit}
+            row_reasons = [by_id[rule_id].reason(facts) for rule_id in fired_ids[i]]
+            for reason in row_reasons if skip_weights else ():
+                if reason["id"] in skip_weights:
+                    reason["weight"] = 0.0  # inside the supervised layer's probability, not multiplied in
+        if probability is not None:
+            row_reasons.append(_anomaly_reason(round(float(probability[i]), 6), round(float(isolation[i]), 6)))
+        reasons.append(row_reasons)
+    return scores, reasons, outcomes, fired_ids
+
+
+SUPERVISED_FR = (
+    "Probabilité de fraude du modèle supervisé (appris des verdicts des analystes et de l'historique étiqueté)."
+)
+SUPERVISED_EN = "Fraud probability from the supervised model (learned from analysts' verdicts and labelled history)."
+
+
+def combine_served(
+    matrix: np.ndarray,
+    rows: list[dict] | None,
+    probability: np.ndarray | None,
+    isolation: np.ndarray | None,
+    ruleset,
+    *,
+    model=None,
+    context: np.ndarray | None = None,
+    **options,
+) -> tuple[np.ndarray, list[list[dict]] | None, list[str | None], list[list[str]]]:
+    """`combine_ruleset` with the model as it serves: its supervised layer when it has one (`fraud.supervised`).
+
+    Without one (or without a model), the anomaly probability and the rules'
+    weights combine by noisy-OR as before. With one, the layer's calibrated
+    probability takes the anomaly's place and the weights of the rules it
+    learned from (same id, same canonical expression) stay out of the
+    product: their hits are its inputs. Outcome rules decide as always.
+    `context`: the rows' member baselines (`fraud.member_context.CONTEXT`
+    columns) when the layer reads them; None: the population defaults.
+    """
+    layer = getattr(model, "supervised", None)
+    if layer is None or isolation is None:
+        return combine_ruleset(matrix, rows, probability, isolation, ruleset, **options)
+    learned = frozenset(rule.id for rule in ruleset.rules if layer.learned.get(rule.id) == rule.cel_source)
+    rules_only, reasons, outcomes, fired = combine_ruleset(
+        matrix, rows, None, None, ruleset, skip_weights=learned, **options
+    )
+    n = len(matrix)
+    order = layer.rule_ids
+    hits = np.zeros((n, len(order)))
+    position = {rule_id: j for j, rule_id in enumerate(order)}
+    for i, ids in enumerate(fired):
+        for rule_id in ids:
+            if rule_id in learned:
+                hits[i, position[rule_id]] = 1.0
+    if layer.uses_context and context is None:
+        context = _row_contexts(rows if rows is not None else options.get("subject_rows"), n)
+    inputs = supervised_inputs(
+        model_inputs(matrix, model.since_clip_sec), isolation, hits, context if layer.uses_context else None
+    )
+    supervised = layer.probability(inputs)
+    scores = 1.0 - (1.0 - supervised) * (1.0 - rules_only)
+    if reasons is not None:
+        for i, row_reasons in enumerate(reasons):
+            row_reasons.append(_supervised_reason(round(float(supervised[i]), 6), round(float(isolation[i]), 6)))
+    return scores, reasons, outcomes, fired
+
+
+def _row_contexts(rows: list[dict] | None, n: int) -> np.ndarray:
+    # A check's member baseline travels in its row (`CONTEXT_KEY`, set by fraud.services); absent: defaults.
+    out = unknown_context(n)
+    for i, row in enumerate(rows or ()):
+        values = row.get(CONTEXT_KEY)
+        if values is not None:
+            out[i] = values
+    return out
+
+
+def context_read() -> bool:
+    """Whether a model serving now (champion or challenger) reads the member's baseline."""
+    loaded, challenger = registry.get_serving(MODEL_NAME)
+    return any(
+        m is not None and m.model.supervised is not None and m.model.supervised.uses_context
+        for m in (loaded, challenger)
+    )
+
+
+def _supervised_reason(weight: float, isolation: float) -> dict:
+    return {
+        "id": "supervised",
+        "kind": "model",
+        "weight": weight,
+        "isolation_score": isolation,
+        "fr": SUPERVISED_FR,
+        "en": SUPERVISED_EN,
+    }
+
+
 def default_action_result(*, model_version: str | None, error: str) -> CheckResult:
     """Return the configured default decision when scoring failed: no score is invented."""
     decision = settings.FRAUD_DEFAULT_ACTION
@@ -284,13 +498,14 @@ def score_rows(rows: list[dict], *, members: list | None = None) -> list[CheckRe
     are then the champion's, unchanged.
     """
     loaded, challenger = registry.get_serving(MODEL_NAME)
-    results, matrix = _score_champion(rows, loaded)
+    ruleset, shadow = serving_rulesets()
+    results, matrix = _score_champion(rows, loaded, ruleset, shadow)
     if challenger is None or matrix is None:
         return results
-    return _with_challenger(rows, members, matrix, results, challenger)
+    return _with_challenger(rows, members, matrix, results, challenger, ruleset)
 
 
-def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.ndarray | None]:
+def _score_champion(rows: list[dict], loaded, ruleset, shadow=None) -> tuple[list[CheckResult], np.ndarray | None]:
     """Return the champion's (or the rules') results and the feature matrix (None if it could not be built)."""
     # The rules answering alone still name what decided (as credit's `rules-v1` does).
     version = loaded.version if loaded else RULES_VERSION
@@ -305,10 +520,8 @@ def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.nda
             isolation, probability = loaded.model.anomaly(matrix)
             if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
                 raise ValueError("model returned non-finite or misshaped scores")
-            params = loaded.model.rule_params
         else:
             isolation = probability = None
-            params = DEFAULT_PARAMS
         timings.mark("model")
     except Exception as exc:
         # The model broke at predict time: drop it (the registry retries at its
@@ -319,8 +532,11 @@ def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.nda
             default_action_result(model_version=version, error=f"{type(exc).__name__}: {exc}") for _ in rows
         ], matrix
     try:
-        results = _results(matrix, rows, isolation, probability, params, version, fallback=loaded is None)
+        model = loaded.model if loaded is not None else None
+        results = _results(matrix, rows, isolation, probability, ruleset, version, fallback=loaded is None, model=model)
         timings.mark("rules")
+        if shadow is not None:
+            _ruleset_shadow(results, matrix, isolation, probability, shadow, rows, model)
     except Exception as exc:
         logger.exception("fraud rules failed")
         return [
@@ -329,14 +545,62 @@ def _score_champion(rows: list[dict], loaded) -> tuple[list[CheckResult], np.nda
     return results, matrix
 
 
-def _results(matrix, rows, isolation, probability, params, version: str, *, fallback: bool) -> list[CheckResult]:
-    scores, reasons = combine_rows(matrix, rows, probability, isolation, params)
+def _snoozed(ruleset, subject_rows, n) -> dict[int, frozenset]:
+    """{row index: rule ids snoozed for its member} (empty when nothing is snoozed)."""
+    suppressed = getattr(ruleset, "suppressed", None)
+    if not suppressed or subject_rows is None:
+        return {}
+    out = {}
+    for i in range(n):
+        ids = suppressed.get(str(subject_rows[i].get("user_id")))
+        if ids:
+            out[i] = ids
+    return out
+
+
+def _ruleset_shadow(results, matrix, isolation, probability, shadow, subject_rows, model=None) -> None:
+    """Add a shadow version's would-be answer to each result's `extra` (the audit row); never served."""
+    try:
+        scores, _, outcomes, fired = combine_served(
+            matrix, None, probability, isolation, shadow, model=model, subject_rows=subject_rows
+        )
+        answers = [
+            {"ruleset_version": shadow.version, "fraud_score": round(s, 6), "decision": d, "rules_fired": f}
+            for s, d, f in zip(scores.tolist(), ruleset_decisions(scores, outcomes), fired, strict=True)
+        ]
+    except Exception:
+        logger.exception("shadow ruleset %s failed (the served answers are unaffected)", shadow.version)
+        return
+    for result, answer in zip(results, answers, strict=True):
+        result.extra = {**result.extra, "ruleset_shadow": answer}
+    timings.mark("ruleset_shadow")
+
+
+def ruleset_decisions(scores: np.ndarray, outcomes: list[str | None]) -> list[str]:
+    """Decisions from the scores, a firing outcome rule's outcome taking precedence."""
+    decisions = _decisions(scores)
+    return [d if o is None else o for d, o in zip(decisions, outcomes, strict=True)]
+
+
+def _results(
+    matrix, rows, isolation, probability, ruleset, version: str, *, fallback: bool, model=None
+) -> list[CheckResult]:
+    suppressed: list = []
+    scores, reasons, outcomes, fired = combine_served(
+        matrix, rows, probability, isolation, ruleset, model=model, suppressed_out=suppressed
+    )
     if not math.isfinite(float(scores.sum())):
         raise ValueError("non-finite fraud score")
     if reasons is None:  # scores only (a challenger's shadow answers)
         reasons = [[] for _ in range(len(matrix))]
     isolations = [None] * len(matrix) if isolation is None else isolation.tolist()
     rounded = [round(v, 6) for v in scores.tolist()]
+    ruleset_version = ruleset.version
+    layer = getattr(model, "supervised", None)
+    if layer is not None and layer.uses_context:
+        sources = [SOURCE_HISTORY if row.get(CONTEXT_KEY) is not None else SOURCE_DEFAULTS for row in rows]
+    else:
+        sources = [None] * len(matrix)
     return [
         CheckResult(
             fraud_score=score,
@@ -346,8 +610,25 @@ def _results(matrix, rows, isolation, probability, params, version: str, *, fall
             model_version=version,
             fallback=fallback,
             isolation_score=iso,
+            # In `extra` too, so the audit row (`fraud.services._metric_meta`) names them, and the rules that
+            # would have fired but were snoozed for this member.
+            extra={"ruleset_version": ruleset_version, "rules_fired": fired_i}
+            | ({"member_context": source} if source else {})
+            | ({"rules_suppressed": suppressed_i} if suppressed_i else {}),
+            ruleset_version=ruleset_version,
+            rules_fired=fired_i,
+            member_context=source,
         )
-        for score, decision, reasons_i, iso in zip(rounded, _decisions(scores), reasons, isolations, strict=True)
+        for score, decision, reasons_i, iso, fired_i, suppressed_i, source in zip(
+            rounded,
+            ruleset_decisions(scores, outcomes),
+            reasons,
+            isolations,
+            fired,
+            suppressed,
+            sources,
+            strict=True,
+        )
     ]
 
 
@@ -360,7 +641,7 @@ def _answer(result: CheckResult, role: str) -> dict:
     }
 
 
-def _with_challenger(rows, members, matrix, results: list[CheckResult], challenger) -> list[CheckResult]:
+def _with_challenger(rows, members, matrix, results: list[CheckResult], challenger, ruleset) -> list[CheckResult]:
     n = len(rows)
     try:
         keys = members if members is not None else [row.get("user_id") for row in rows]
@@ -372,21 +653,29 @@ def _with_challenger(rows, members, matrix, results: list[CheckResult], challeng
         isolation, probability = challenger.model.anomaly(matrix)
         if probability.shape != (n,) or not math.isfinite(float(probability.sum())):
             raise ValueError("challenger returned non-finite or misshaped scores")
-        params = challenger.model.rule_params
-        # Scores and decisions of every row (what a shadow keeps) ...
-        scores, _ = combine_rows(matrix, None, probability, isolation, params)
+        # Scores and decisions of every row (what a shadow keeps), with the same published rules ...
+        scores, _, outcomes, _fired = combine_served(
+            matrix, None, probability, isolation, ruleset, model=challenger.model, subject_rows=rows
+        )
         if not math.isfinite(float(scores.sum())):
             raise ValueError("non-finite fraud score")
         shadows = [
             {"role": CHALLENGER, "model_version": challenger.version, "fraud_score": round(s, 6), "decision": d}
-            for s, d in zip(scores.tolist(), _decisions(scores), strict=True)
+            for s, d in zip(scores.tolist(), ruleset_decisions(scores, outcomes), strict=True)
         ]
         # ... and full answers (reasons) only for the rows of its A/B share, which it serves.
         idx = np.flatnonzero(on).tolist()
         if idx:
             sub = [rows[i] for i in idx]
             candidates = _results(
-                matrix[idx], sub, isolation[idx], probability[idx], params, challenger.version, fallback=False
+                matrix[idx],
+                sub,
+                isolation[idx],
+                probability[idx],
+                ruleset,
+                challenger.version,
+                fallback=False,
+                model=challenger.model,
             )
     except Exception as exc:
         logger.exception("fraud challenger %s failed to score (champion unaffected)", challenger.version)
@@ -402,7 +691,7 @@ def _with_challenger(rows, members, matrix, results: list[CheckResult], challeng
     if idx:
         for i, candidate in zip(idx, candidates, strict=True):
             champion = results[i]
-            candidate.extra = {"arm": CHALLENGER, "shadow": _answer(champion, CHAMPION)}
+            candidate.extra = {**candidate.extra, "arm": CHALLENGER, "shadow": _answer(champion, CHAMPION)}
             served[i] = candidate
     timings.mark("shadow")
     return served

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from django.utils.translation import gettext_lazy as _
@@ -90,20 +90,55 @@ def features_from_history(history: History) -> np.ndarray:
     as long as its member's history over `HISTORY_WINDOW` is.
     """
     n = history.member.size
-    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:
-        return out
+        return np.zeros((0, len(FEATURES)), dtype=np.float64)
     _, member_code = np.unique(history.member.astype(str), return_inverse=True)
     epoch = min(history.created_at)
     micros = np.fromiter(
         ((t - epoch) // dt.timedelta(microseconds=1) for t in history.created_at), dtype=np.int64, count=n
     )
+    return features_from_columns(
+        member=member_code,
+        micros=micros,
+        is_invoice=history.is_invoice,
+        device=history.device,
+        location=history.location,
+        amount_sats=history.amount_sats,
+        order=history.order,
+    )
+
+
+def features_from_columns(
+    *,
+    member: np.ndarray,
+    micros: np.ndarray,
+    is_invoice: np.ndarray,
+    device: np.ndarray,
+    location: np.ndarray,
+    amount_sats: np.ndarray,
+    order: np.ndarray,
+    blank="",
+) -> np.ndarray:
+    """`features_from_history` on plain columns: the five features (n, 5) of every row, in the given order.
+
+    `member`: an integer code per member (below 2**23); `micros`: int64
+    microseconds from any fixed origin; `device` and `location`: values or
+    integer codes, `blank` meaning unknown; `order`: the tie-breaker between
+    rows of one member at the same microsecond (str(id); only read for ties).
+    """
+    n = member.size
+    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if n == 0:
+        return out
+    member_code = np.asarray(member, dtype=np.int64)
+    micros = np.asarray(micros, dtype=np.int64)
+    micros = micros - micros.min()
     millis = micros // 1000
     if millis.max() >= (1 << _TIME_BITS) - CHANGE_WINDOW_SEC * _MS:
         raise ValueError("history spans more than 34 years")
-    key = (member_code.astype(np.int64) << _TIME_BITS) + millis
-    order = np.lexsort((history.order, micros, key))  # by member, time (to the µs), then id
-    key_s, millis_s, code_s = key[order], millis[order], member_code[order]
+    key = (member_code << _TIME_BITS) + millis
+    order_s = _sorted_order(member_code, micros, key, order)  # by member, time (to the µs), then id
+    key_s, millis_s, code_s = key[order_s], millis[order_s], member_code[order_s]
 
     same_member_as_prev = np.zeros(n, dtype=bool)
     same_member_as_prev[1:] = code_s[1:] == code_s[:-1]
@@ -121,8 +156,8 @@ def features_from_history(history: History) -> np.ndarray:
 
     def changes(values: np.ndarray) -> np.ndarray:
         # Compare with the member's last non-blank value: a blank is unknown, not a switch.
-        v = values[order]
-        known = v != ""
+        v = values[order_s]
+        known = v != blank
         last_known = np.maximum.accumulate(np.where(known, np.arange(n), -1))
         previous = np.r_[-1, last_known[:-1]]
         has_previous = (previous >= 0) & (code_s[np.maximum(previous, 0)] == code_s)
@@ -132,12 +167,110 @@ def features_from_history(history: History) -> np.ndarray:
     # in the high bits), so searchsorted stays within the member.
     sorted_features = np.column_stack(
         [
-            history.amount_sats[order].astype(np.float64),
+            np.asarray(amount_sats)[order_s].astype(np.float64),
             since,
-            window_count(history.is_invoice[order], INVOICE_WINDOW_SEC),
-            window_count(changes(history.device), CHANGE_WINDOW_SEC),
-            window_count(changes(history.location), CHANGE_WINDOW_SEC),
+            window_count(np.asarray(is_invoice, dtype=bool)[order_s], INVOICE_WINDOW_SEC),
+            window_count(changes(device), CHANGE_WINDOW_SEC),
+            window_count(changes(location), CHANGE_WINDOW_SEC),
         ]
     )
-    out[order] = sorted_features
+    out[order_s] = sorted_features
     return out
+
+
+def sorted_by_member_time(member_code: np.ndarray, micros: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Indices sorting rows by member, microsecond, then `order` (read only for ties)."""
+    return _sorted_order(member_code, micros, np.asarray(member_code, dtype=np.int64), order)
+
+
+def _sorted_order(member_code: np.ndarray, micros: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Indices sorting rows by member, microsecond, then `order`: integer sorts, `order` read only for ties."""
+    sorted_idx = np.lexsort((micros, key))
+    code_s, micros_s = member_code[sorted_idx], micros[sorted_idx]
+    tie = (code_s[1:] == code_s[:-1]) & (micros_s[1:] == micros_s[:-1])
+    if not tie.any():
+        return sorted_idx
+    # Runs of rows of one member at one microsecond: sort each run by `order` (stable, as lexsort).
+    starts = np.flatnonzero(tie & ~np.r_[False, tie[:-1]])
+    for start in starts.tolist():
+        end = start + 1
+        while end < tie.size and tie[end]:
+            end += 1
+        run = sorted_idx[start : end + 1]
+        sorted_idx[start : end + 1] = run[sorted(range(run.size), key=lambda i: order[run[i]])]
+    return sorted_idx
+
+
+@dataclass
+class HistoryCodes:
+    """The values behind `HistoryColumns`' integer codes, shared by every block of one read.
+
+    `members[code]` is a member id, `devices[code]` and `locations[code]` a
+    stored value; code 0 of devices and locations is the blank (unknown) one.
+    """
+
+    members: list = field(default_factory=list)
+    devices: list = field(default_factory=lambda: [""])
+    locations: list = field(default_factory=lambda: [""])
+    _index: dict = field(default_factory=lambda: {"members": {}, "devices": {"": 0}, "locations": {"": 0}})
+
+    def encode(self, kind: str, values) -> np.ndarray:
+        """Integer codes of `values` (new ones get the next codes)."""
+        index, decoded = self._index[kind], getattr(self, kind)
+        get = index.get
+        out = []
+        for value in values:
+            code = get(value)
+            if code is None:
+                code = index[value] = len(decoded)
+                decoded.append(value)
+            out.append(code)
+        return np.array(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class HistoryColumns:
+    """Stored payments as numpy columns in (created_at, id) order, members, devices and places as codes.
+
+    The backtest's form of a history (`fraud.selectors.payment_history_blocks`):
+    no Python object a row but the ids.
+    """
+
+    ids: np.ndarray  # payment ids as integers (object: `uuid.UUID(int=...)` gives the id)
+    member: np.ndarray  # int64 member codes (HistoryCodes.members)
+    micros: np.ndarray  # int64 microseconds since the Unix epoch
+    is_invoice: np.ndarray  # bool
+    device: np.ndarray  # int64 codes, 0 blank (HistoryCodes.devices)
+    location: np.ndarray  # int64 codes, 0 blank (HistoryCodes.locations)
+    amount_sats: np.ndarray  # int64
+
+    @classmethod
+    def empty(cls) -> HistoryColumns:
+        ints = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(0, dtype=object), ints, ints, np.zeros(0, dtype=bool), ints, ints, ints)
+
+    def __len__(self) -> int:
+        return self.micros.size
+
+    def __getitem__(self, rows) -> HistoryColumns:
+        return HistoryColumns(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def concat(self, other: HistoryColumns) -> HistoryColumns:
+        return HistoryColumns(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)))
+
+    def start_at(self, micros: int) -> int:
+        """The position of the first row at or after `micros` (rows are in time order)."""
+        return int(np.searchsorted(self.micros, micros, side="left"))
+
+    def features(self) -> np.ndarray:
+        """The five features (n, 5) of every row, each from the rows of its member at or before it."""
+        return features_from_columns(
+            member=self.member,
+            micros=self.micros,
+            is_invoice=self.is_invoice,
+            device=self.device,
+            location=self.location,
+            amount_sats=self.amount_sats,
+            order=self.ids,
+            blank=0,
+        )

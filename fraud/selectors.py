@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import TextField
+from django.db.models import BigIntegerField, Func, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -17,12 +17,20 @@ from alerts import payloads
 from alerts.models import AIAlert, AlertType
 from alerts.payloads import AlertPayload
 from fraud.detectors import MODEL_NAME
-from fraud.features import HISTORY_WINDOW, features_from_history, history_from_rows
+from fraud.features import (
+    HISTORY_WINDOW,
+    HistoryCodes,
+    HistoryColumns,
+    features_from_history,
+    history_from_rows,
+)
+from fraud.member_context import context_from_history
 from sunusav.ml.registry import registry
 from sunusav.models import Member, Payment
 
 _HISTORY_FIELDS = ("id", "member_id", "created_at", "kind", "device_id", "location", "amount_sats")
 _CHUNK = 5000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def payment_features(*, payments: list[Payment]) -> np.ndarray:
@@ -44,6 +52,74 @@ def payment_features(*, payments: list[Payment]) -> np.ndarray:
     features = features_from_history(history)
     position = {str(row[0]): i for i, row in enumerate(rows)}
     return features[[position[str(p.id)] for p in payments]]
+
+
+class EpochMicros(Func):
+    """A datetime column as int64 microseconds since the Unix epoch, computed by the database.
+
+    Loading a million datetimes through the driver and Django's time-zone
+    handling costs ~10 µs each; the integer is what the features need.
+    """
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds from julianday (exact once
+        # rounded), the microseconds from the text.
+        template = (
+            "(CAST(round((julianday(substr(%(expressions)s, 1, 19)) - 2440587.5) * 86400) AS INTEGER) * 1000000"
+            " + CAST(substr(%(expressions)s, 21, 6) AS INTEGER))"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def epoch_micros(value: datetime) -> int:
+    """A datetime as microseconds since the Unix epoch (what `EpochMicros` computes in the database)."""
+    if value.tzinfo is None:  # USE_TZ off: stored as given
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def payment_history_blocks(*, since: datetime, until: datetime, block: int, codes: HistoryCodes):
+    """Yield the payments of [since, until] in (created_at, id) order as `HistoryColumns` of `block` rows.
+
+    One query for the whole range (a server-side cursor on PostgreSQL): each
+    row is read once. Members, devices and places are coded in `codes`.
+    """
+    rows = (
+        Payment.objects.filter(created_at__gte=since, created_at__lte=until)
+        .order_by("created_at", "id")
+        .values_list("id", "member_id", EpochMicros("created_at"), "kind", "device_id", "location", "amount_sats")
+        .iterator(chunk_size=block)
+    )
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == block:
+            yield _history_columns(batch, codes)
+            batch = []
+    if batch:
+        yield _history_columns(batch, codes)
+
+
+def _history_columns(rows: list[tuple], codes: HistoryCodes) -> HistoryColumns:
+    ids, members, micros, kinds, devices, locations, amounts = zip(*rows, strict=True)
+    # Ids as the UUIDs' integers: a million UUID objects kept alive make every garbage collection walk them.
+    out = np.empty(len(ids), dtype=object)
+    out[:] = [i.int for i in ids]
+    return HistoryColumns(
+        ids=out,
+        member=codes.encode("members", members),
+        micros=np.array(micros, dtype=np.int64),
+        is_invoice=np.array(kinds, dtype=object) == Payment.Kind.INVOICE,
+        device=codes.encode("devices", devices),
+        location=codes.encode("locations", locations),
+        amount_sats=np.array(amounts, dtype=np.int64),
+    )
 
 
 def payment_features_at(*, payment: Payment, at: datetime) -> np.ndarray:
@@ -74,6 +150,10 @@ class LabeledPayments:
     patterns: np.ndarray
     analyst_labels: int
     times: np.ndarray | None = None  # created_at, seconds since the epoch (float64)
+    # The demo world's honest segment of each payment (`Payment.segment`, "" when none): measurement only.
+    segments: np.ndarray | None = None
+    # The member's own baseline before each payment (fraud.member_context.CONTEXT columns).
+    context: np.ndarray | None = None
 
 
 def labeled_payments() -> LabeledPayments:
@@ -84,10 +164,13 @@ def labeled_payments() -> LabeledPayments:
     (`payload.outcome` = `confirmed_fraud` or `false_positive`).
     """
     rows = list(
-        Payment.objects.order_by().values_list(*_HISTORY_FIELDS, "is_fraud_label", "fraud_pattern").iterator(_CHUNK)
+        Payment.objects.order_by()
+        .values_list(*_HISTORY_FIELDS, "is_fraud_label", "fraud_pattern", "segment")
+        .iterator(_CHUNK)
     )
     history = history_from_rows(row[:7] for row in rows)
     features = features_from_history(history)
+    context = context_from_history(history, np.array([epoch_micros(row[2]) for row in rows], dtype=np.int64))
     labels = np.array([np.nan if row[7] is None else float(row[7]) for row in rows], dtype=np.float64)
     position = {str(row[0]): i for i, row in enumerate(rows)}
     verdicts = analyst_verdicts()
@@ -102,6 +185,8 @@ def labeled_payments() -> LabeledPayments:
         patterns=np.array([row[8] or "" for row in rows], dtype=object),
         analyst_labels=len(verdicts),
         times=np.fromiter((row[2].timestamp() for row in rows), dtype=np.float64, count=len(rows)),
+        segments=np.array([row[9] or "" for row in rows], dtype=object),
+        context=context,
     )
 
 

@@ -132,6 +132,13 @@ class FraudCheckOutputSerializer(serializers.Serializer):
     model_version = serializers.CharField(allow_null=True)
     fallback = serializers.BooleanField()
     replay = serializers.BooleanField()
+    # Issue 15: the published ruleset that decided and the ids of its rules that fired (None / [] on a replay
+    # of a check made before rulesets, or when scoring failed).
+    ruleset_version = serializers.CharField(allow_null=True)
+    rules_fired = serializers.ListField(child=serializers.CharField())
+    # Issue 16: what the model knew of the member: `member_history` (their own baseline), `population_defaults`
+    # (an unknown member); null when the model serving reads no member baseline.
+    member_context = serializers.ChoiceField(choices=["member_history", "population_defaults"], allow_null=True)
 
     def to_representation(self, instance):
         # `instance` is (input item, CheckedItem). Written out by hand: DRF's
@@ -149,6 +156,9 @@ class FraudCheckOutputSerializer(serializers.Serializer):
             "model_version": result.model_version,
             "fallback": result.fallback,
             "replay": checked.replay,
+            "ruleset_version": result.ruleset_version,
+            "rules_fired": result.rules_fired,
+            "member_context": result.member_context,
         }
 
 
@@ -240,3 +250,5 @@ class PaymentEventOutputSerializer(serializers.Serializer):
     model_version = serializers.CharField(source="result.model_version", allow_null=True)
     fallback = serializers.BooleanField(source="result.fallback")
     replay = serializers.BooleanField()
+    ruleset_version = serializers.CharField(source="result.ruleset_version", allow_null=True)
+    rules_fired = serializers.ListField(source="result.rules_fired", child=serializers.CharField())

@@ -45,8 +45,10 @@ from alerts.services import (
     metric_record,
     notification_enqueue,
 )
-from fraud.detectors import CheckResult, score_rows
+from cases.services import case_item_attach
+from fraud.detectors import CheckResult, context_read, score_rows
 from fraud.features import FEATURES
+from fraud.member_context import CONTEXT_KEY, member_context_at
 from fraud.selectors import (
     fraud_alert_for_payment,
     members_by_reference,
@@ -232,7 +234,40 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
 _SEVERITY = {"allow": 0, "review": 1, "hold": 2}
 
 
-def _payment_decide(*, features: dict, features_at_receipt: dict | None, member: str) -> tuple[CheckResult, dict]:
+def _with_context(row: dict, member: Member | None, *, at: datetime) -> dict:
+    """The check's row with its member's baseline at `at` (an unknown member keeps the population defaults)."""
+    if member is None:
+        return row
+    values = member_context_at(member_id=member.pk, at=at, amount_sats=float(row["amount_sats"]))
+    return {**row, CONTEXT_KEY: values}
+
+
+def _stored_context(payment: Payment) -> dict:
+    """A stored payment's member baseline before it, with its device and place."""
+    values = member_context_at(
+        member_id=payment.member_id,
+        at=payment.created_at,
+        amount_sats=float(payment.amount_sats),
+        device=payment.device_id,
+        location=payment.location,
+        exclude=payment.pk,
+    )
+    return {CONTEXT_KEY: values}
+
+
+def _list_subjects(payment: Payment) -> dict:
+    """What the rules' lists may name about a stored payment (`fraud.rules_engine.LIST_SUBJECTS`)."""
+    return {"device_id": payment.device_id, "location": payment.location, "phone_hash": payment.member.phone_hash}
+
+
+def _payment_decide(
+    *,
+    features: dict,
+    features_at_receipt: dict | None,
+    member: str,
+    subjects: dict | None = None,
+    context: dict | None = None,
+) -> tuple[CheckResult, dict]:
     """Score a payment's features (no writes, not counted); with its features at receipt too, the stricter answer.
 
     Stricter: the graver decision, then the higher score; on a tie, the
@@ -244,7 +279,10 @@ def _payment_decide(*, features: dict, features_at_receipt: dict | None, member:
         else [(features, "created_at"), (features_at_receipt, "received_at")]
     )
     started = time.perf_counter_ns()
-    results = score_rows([f for f, _ in views], members=[member] * len(views))
+    # The rows carry the payment's list subjects (device, place, phone hash) beside its features, and its
+    # member's baseline before it when the model reads one.
+    rows = [{**f, **(subjects or {}), **(context or {})} for f, _ in views]
+    results = score_rows(rows, members=[member] * len(views))
     latency_ms = (time.perf_counter_ns() - started) / 1e6
     (result, (chosen, view)) = max(
         zip(results, views, strict=True), key=lambda rv: (_SEVERITY.get(rv[0].decision, 0), rv[0].fraud_score or 0.0)
@@ -292,17 +330,22 @@ def payment_check(
     timings.mark("features")
     existing = fraud_alert_for_payment(payment_id=locked.pk)
     held_now = False
+    alert = None
     if existing is not None:
         result, replay = _result_from_alert(existing), True
     else:
         result, features = _payment_decide(
-            features=features, features_at_receipt=features_at_receipt, member=user_ref or str(locked.member_id)
+            features=features,
+            features_at_receipt=features_at_receipt,
+            member=user_ref or str(locked.member_id),
+            subjects=_list_subjects(locked),
+            context=_stored_context(locked) if context_read() else None,
         )
         replay = locked.checked_at is not None and result.decision not in ALERTED_DECISIONS
         if not replay:  # a retry is no new traffic
             prometheus.count_fraud_decisions([result])
         if result.decision in ALERTED_DECISIONS:
-            fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
+            alert = fraud_alert_create(member=locked.member, payment=locked, result=result, features=features)
         if result.decision == "hold" and locked.status in HOLDABLE:
             locked.status = Payment.Status.HELD
             changed.append("status")
@@ -312,6 +355,8 @@ def payment_check(
         changed.append("checked_at")
     if changed:
         locked.save(update_fields=changed)
+    if alert is not None:  # the member's open case takes the alert and its hold, in this transaction
+        case_item_attach(alert=alert, payment=locked)
     timings.mark("writes")
     fraud_check_record(
         member=locked.member,
@@ -372,8 +417,12 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     checked: list[CheckedItem | None] = [None] * len(items)
     plain = [i for i, item in enumerate(items) if not item.get("payment_id")]
     if plain:
-        results = transactions_check(items=[items[i] for i in plain])
         members = members_by_reference(references={items[i]["user_id"] for i in plain})
+        rows = [items[i] for i in plain]
+        if context_read():  # the member's own baseline, for a model that reads it (fraud.member_context)
+            now = timezone.now()
+            rows = [_with_context(row, members.get(row["user_id"]), at=now) for row in rows]
+        results = transactions_check(items=rows)
         timings.mark("features")
         trace = _trace_meta()
         rows = []
@@ -448,8 +497,10 @@ REVIEW_OUTCOMES = {"release": "false_positive", "reject": "confirmed_fraud"}
 
 
 @transaction.atomic
-def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, expired: bool = False) -> Payment:
-    """Release or reject a held payment, resolve its alert, audit it, and tell the member of a release.
+def payment_review(
+    *, payment_id: uuid.UUID, action: str, actor, reason: str, expired: bool = False, alert_note: str | None = None
+) -> Payment:
+    """Release or reject a held payment, resolve its alert, audit it, and tell the member of the outcome.
 
     `actor` is the Django user who acted. The payment row is locked and must
     still be `held`: a second analyst acting on the same payment gets
@@ -457,6 +508,9 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, ex
     payment's open fraud alert resolves with the outcome the review implies
     (release: `false_positive`, reject: `confirmed_fraud`), which the next
     fraud training reads as the payment's label.
+
+    `alert_note` replaces the alert's "release: reason" note when the decision came
+    from the alert or its case (`fraud_alert_decide`): the analyst's words, as written.
 
     `expired=True` is the system (actor None) applying HOLD_EXPIRY_DEFAULT to a
     hold whose invoice expired unreviewed (`fraud.holds`): the same effects,
@@ -491,7 +545,7 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, ex
     alert = fraud_alert_for_payment(payment_id=locked.pk)
     if alert is not None and not alert.resolved:
         try:
-            note = "expired" if expired else f"{action}: {reason}"
+            note = alert_note or ("expired" if expired else f"{action}: {reason}")
             alert_resolve(alert=alert, actor=actor, outcome=REVIEW_OUTCOMES[action], note=note)
             resolved.append(str(alert.pk))
         except AlertAlreadyResolved:
@@ -522,14 +576,42 @@ def payment_review(*, payment_id: uuid.UUID, action: str, actor, reason: str, ex
             "expired": expired,
         },
     )
-    if action == "release":
-        notification_enqueue(
-            member=locked.member,
-            kind="payment_released",
-            dedupe_key=f"payment_released:{locked.pk}",
-            context={"amount_sats": locked.amount_sats, "payment_id": str(locked.pk)},
-        )
+    # The member hears of the outcome either way; a rejection in neutral words only (no tipping-off: docs/CENTIF.md).
+    kind = "payment_released" if action == "release" else "payment_rejected"
+    notification_enqueue(
+        member=locked.member,
+        kind=kind,
+        dedupe_key=f"{kind}:{locked.pk}",
+        context={"amount_sats": locked.amount_sats, "payment_id": str(locked.pk)},
+    )
     return locked
+
+
+ACTION_BY_OUTCOME = {outcome: action for action, outcome in REVIEW_OUTCOMES.items()}
+
+
+def fraud_alert_decide(*, alert: AIAlert, actor, outcome: str, note: str) -> AIAlert:
+    """Resolve a fraud alert and act on its hold: confirmed fraud rejects it, a false alert releases it.
+
+    The decider of fraud alerts (`alerts.services.alert_decide`, registered in
+    fraud.apps): from the alert queue or a case's decision, the alert and its
+    payment never disagree. A payment no longer held just has its alert resolved.
+    """
+    payment_id = AlertPayload.of(alert).payment_id
+    fresh = AIAlert.objects.get(pk=alert.pk)
+    held = Payment.objects.filter(pk=payment_id, status=Payment.Status.HELD).exists() if payment_id else False
+    if held and not fresh.resolved and outcome in ACTION_BY_OUTCOME:
+        try:
+            payment_review(
+                payment_id=payment_id, action=ACTION_BY_OUTCOME[outcome], actor=actor, reason=note, alert_note=note
+            )
+        except PaymentNotHeld:
+            pass  # reviewed a moment earlier: resolve the alert alone below (or learn it is resolved)
+        else:
+            resolved = AIAlert.objects.get(pk=alert.pk)
+            if resolved.resolved:
+                return resolved
+    return alert_resolve(alert=fresh, actor=actor, outcome=outcome, note=note)
 
 
 # --- Payment events from the main backend: store, then screen -------------------------------

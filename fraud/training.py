@@ -31,29 +31,57 @@ the recall, and the recall on that detectable part.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from fraud.detectors import ARRAYS_FILE, MODEL_NAME, ONNX_FILE, calibrate, combine_rows, decide, model_inputs
+from fraud.detectors import (
+    ARRAYS_FILE,
+    MODEL_NAME,
+    ONNX_FILE,
+    calibrate,
+    combine_rows,
+    combine_served,
+    decide,
+    model_inputs,
+)
 from fraud.features import (
     CHANGE_WINDOW_SEC,
     FEATURES,
     INVOICE_WINDOW_SEC,
     TIME_SINCE_LAST_CAP_SEC,
+    features_from_history,
+    history_from_rows,
 )
 from fraud.forest import arrays_to_bytes, forest_arrays, onnx_bytes
-from fraud.rules import DEFAULT_PARAMS, rules_catalogue, rules_fire
-from fraud.selectors import labeled_payments
+from fraud.measure_decisions import decisions_measure
+from fraud.member_context import CONTEXT, context_from_history
+from fraud.rules import DEFAULT_PARAMS, rules_catalogue, rules_fire, structuring_limit
+from fraud.ruleset_serving import serving_ruleset
+from fraud.selectors import LabeledPayments, epoch_micros, labeled_payments
+from fraud.supervised import (
+    BOOSTER_FILE,
+    SupervisedFit,
+    input_names,
+    learned_rules,
+    rule_hits,
+    supervised_fit,
+    supervised_inputs,
+)
 from sunusav.ml import lifecycle
 from sunusav.ml.drift import reference_distribution
 from sunusav.ml.registry import artifact_write, data_hash, library_versions, registry
 from sunusav.ml.training import TrainResult, promotion_decide
+from sunusav.models import Payment
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +93,8 @@ MIN_LABELED_FRAUD = 5
 FOREST_GRID = {"since_clip_sec": (600, 3600, 86_400, None), "max_samples": (2048, 8192)}
 # A hold rule may fire on at most this share of normal fit payments (1 in 10,000).
 RULE_FALSE_ALARM_BUDGET = 1e-4
+# The share of the supervised layer's training rows whose device and place columns are masked (unknown).
+CONTEXT_MASKED_SHARE = 0.25
 
 
 class TrainingError(Exception):
@@ -87,9 +117,131 @@ class Trained:
     forest_search: list = field(default_factory=list)
     rule_tuning: list = field(default_factory=list)
     reference: dict | None = None  # training bins of features and score (drift monitoring)
+    # The supervised layer (fraud.supervised), when it was fitted; `layers` says which layer serves and why.
+    supervised: SupervisedFit | None = None
+    layers: dict = field(default_factory=dict)
     # The test half (features, labels): the active version is re-scored on it before a promotion.
     test_features: np.ndarray | None = None
     test_labels: np.ndarray | None = None
+    test_context: np.ndarray | None = None
+
+
+# The columns of an exported history (`train_fraud_model --from-csv`), in any order.
+CSV_COLUMNS = ("member_id", "timestamp", "kind", "amount_sats", "device", "location", "label")
+
+
+def _csv_error(name: str, line: int, column: str, problem: str) -> TrainingError:
+    return TrainingError(
+        _("%(file)s, ligne %(line)s, colonne %(column)s : %(problem)s")
+        % {"file": name, "line": line, "column": column, "problem": problem}
+    )
+
+
+def _csv_read(path: Path, kinds: set, rows: list, labels: list) -> None:
+    """Append each checked row of an exported history to `rows` and its label to `labels`."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise TrainingError(
+                _("%(file)s, ligne 1 : colonnes manquantes : %(columns)s")
+                % {"file": path.name, "columns": ", ".join(missing)}
+            )
+        for row in reader:
+            line = reader.line_num
+
+            def cell(column: str, *, required: bool = True, line: int = line, row: dict = row) -> str:
+                value = row.get(column)
+                if value is None or (required and not value.strip()):
+                    raise _csv_error(path.name, line, column, _("valeur manquante"))
+                return value.strip()
+
+            member = cell("member_id")
+            raw_time = cell("timestamp")
+            try:
+                when = dt.datetime.fromisoformat(raw_time)
+            except ValueError:
+                when = None
+            if when is None or when.tzinfo is None:
+                raise _csv_error(
+                    path.name,
+                    line,
+                    "timestamp",
+                    _("date ISO 8601 avec son décalage horaire attendue (ex. 2026-03-01T08:15:00+00:00), lu « %s »")
+                    % raw_time,
+                )
+            kind = cell("kind")
+            if kind not in kinds:
+                raise _csv_error(
+                    path.name,
+                    line,
+                    "kind",
+                    _("type inconnu « %(kind)s » (attendus : %(kinds)s)")
+                    % {"kind": kind, "kinds": ", ".join(sorted(kinds))},
+                )
+            raw_amount = cell("amount_sats")
+            try:
+                amount = int(raw_amount)
+            except ValueError:
+                raise _csv_error(
+                    path.name, line, "amount_sats", _("nombre entier de sats attendu, lu « %s »") % raw_amount
+                ) from None
+            if amount <= 0:
+                raise _csv_error(
+                    path.name, line, "amount_sats", _("le montant doit être supérieur à 0, lu « %s »") % raw_amount
+                )
+            label = cell("label", required=False)
+            if label not in ("", "0", "1"):
+                raise _csv_error(path.name, line, "label", _("0, 1 ou vide attendu, lu « %s »") % label)
+            rows.append(
+                (
+                    f"{line:012d}",
+                    member,
+                    when,
+                    kind,
+                    cell("device", required=False),
+                    cell("location", required=False),
+                    amount,
+                )
+            )
+            labels.append(np.nan if label == "" else float(label))
+
+
+def labeled_payments_from_csv(path: str | Path) -> LabeledPayments:
+    """Read an exported payment history; return its features and labels as `labeled_payments` does.
+
+    One row per payment or invoice: `member_id`, `timestamp` (ISO 8601 with its
+    UTC offset), `kind` (a `Payment.Kind`: invoice, payment), `amount_sats` (a
+    whole number above 0), `device` and `location` (blank = unknown), `label`
+    (1 fraud, 0 not fraud, blank unknown). The five features come from the
+    rows' own history through `fraud.features.features_from_history`, the same
+    derivation as for stored payments (ties at the same instant: file order).
+
+    The whole file is checked before anything is returned: the first bad row
+    raises `TrainingError` naming its line (the header is line 1) and column.
+    """
+    path = Path(path)
+    kinds = set(Payment.Kind.values)
+    rows, labels = [], []
+    try:
+        _csv_read(path, kinds, rows, labels)
+    except UnicodeDecodeError:
+        raise TrainingError(_("%(file)s : le fichier n'est pas en UTF-8") % {"file": path.name}) from None
+    except csv.Error as exc:
+        raise TrainingError(_("%(file)s : CSV illisible (%(problem)s)") % {"file": path.name, "problem": exc}) from None
+    if not rows:
+        raise TrainingError(_("%(file)s : aucune ligne de paiement") % {"file": path.name})
+    history = history_from_rows(rows)
+    return LabeledPayments(
+        payment_ids=np.array([row[0] for row in rows], dtype=object),
+        member_ids=np.array([row[1] for row in rows], dtype=object),
+        features=features_from_history(history),
+        context=context_from_history(history, np.array([epoch_micros(row[2]) for row in rows], dtype=np.int64)),
+        labels=np.array(labels, dtype=np.float64),
+        patterns=np.full(len(rows), "", dtype=object),
+        analyst_labels=0,
+        times=np.fromiter((row[2].timestamp() for row in rows), dtype=np.float64, count=len(rows)),
+    )
 
 
 def _member_split(
@@ -165,7 +317,7 @@ def rules_tune(*, fit_normal: np.ndarray, val_features: np.ndarray, val_labels: 
     normal_columns, val_columns = _columns(fit_normal), _columns(val_features)
     fraud = val_labels == 1
     table = {}
-    for _ in range(2):
+    for _pass in range(2):
         for rule_id, grid in grids.items():
             names = list(grid)
             others = [r for r in grids if r != rule_id]
@@ -208,7 +360,7 @@ def detectable_at_own_time(
     payment: the first (the member's earliest payment of that pattern) looks
     like ordinary traffic at its own time. An account takeover shows itself
     when the member had a known device or location before it (a change is
-    visible). Rows without a pattern (analyst labels) count as detectable.
+    visible; so does a SIM swap). Rows without a pattern (analyst labels) count as detectable.
     Needs `times`; without them every row counts as detectable.
     """
     n = len(patterns)
@@ -220,7 +372,7 @@ def detectable_at_own_time(
     previous = None
     for i in order:
         key = (member_ids[i], patterns[i])
-        if patterns[i] == "account_takeover":
+        if patterns[i] in ("account_takeover", "sim_swap"):
             detectable[i] = features[i, 3] >= 1 or features[i, 4] >= 1
         else:
             detectable[i] = key == previous
@@ -371,11 +523,20 @@ def fraud_model_fit(
     max_samples: int | None = None,
     since_clip_sec: float | None | str = "search",
     compare: bool = True,
+    segments: np.ndarray | None = None,
+    ruleset=None,
+    context: np.ndarray | None = None,
 ) -> Trained:
     """Fit the forest on normal traffic, tune rules and calibration on validation, evaluate on the test half.
 
     `max_samples` and `since_clip_sec` fix the forest's settings; left at their
-    defaults they are searched in `FOREST_GRID` on validation.
+    defaults they are searched in `FOREST_GRID` on validation. With the demo's
+    honest `segments`, the test half is also measured by segment and typology
+    (`fraud.measure_decisions.decisions_measure`, in `metrics["by_segment_and_typology"]`).
+    The supervised layer (`fraud.supervised`) learns from the weight rules of
+    `ruleset` (a compiled version; by default the published one, as served),
+    and from the member's baseline before each payment (`context`:
+    `fraud.member_context.CONTEXT` columns) when given.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
@@ -431,6 +592,27 @@ def fraud_model_fit(
     )
     detectable = detectable_at_own_time(features=features, patterns=patterns, member_ids=member_ids, times=times)
     test_scores = _combined_scores(features[in_test], probability[in_test], isolation[in_test], rule_params)
+    val_scores = _combined_scores(features[in_val], probability[in_val], isolation[in_val], rule_params)
+    train_rows = ~(in_val | in_test) & labeled
+    supervised, layers, supervised_scores = _supervised_layer(
+        x=x,
+        features=features,
+        isolation=isolation,
+        labels=labels,
+        train_rows=train_rows,
+        in_val=in_val,
+        in_test=in_test,
+        val_scores=val_scores,
+        seed=seed,
+        ruleset=serving_ruleset() if ruleset is None else ruleset,
+        context=context,
+    )
+    if supervised_scores is not None:
+        layers["anomaly_rules"]["test"] = _layer_summary(
+            evaluate(scores=test_scores, labels=labels[in_test], anomaly=isolation[in_test], patterns=patterns[in_test])
+        )
+        if layers["serving"] == "supervised":
+            test_scores, val_scores = supervised_scores[in_test], supervised_scores[in_val]
     metrics = evaluate(
         scores=test_scores,
         labels=labels[in_test],
@@ -438,7 +620,15 @@ def fraud_model_fit(
         patterns=patterns[in_test],
         detectable=detectable[in_test],
     )
-    val_scores = _combined_scores(features[in_val], probability[in_val], isolation[in_val], rule_params)
+    if supervised_scores is not None:
+        layers["supervised"]["test"] = _layer_summary(
+            evaluate(
+                scores=supervised_scores[in_test],
+                labels=labels[in_test],
+                anomaly=isolation[in_test],
+                patterns=patterns[in_test],
+            )
+        )
     validation = evaluate(
         scores=val_scores,
         labels=labels[in_val],
@@ -446,10 +636,20 @@ def fraud_model_fit(
         patterns=patterns[in_val],
         detectable=detectable[in_val],
     )
-    reference = reference_distribution(
-        features, FEATURES, _combined_scores(features, probability, isolation, rule_params)
+    served_scores = (
+        supervised_scores
+        if layers.get("serving") == "supervised"
+        else _combined_scores(features, probability, isolation, rule_params)
     )
+    reference = reference_distribution(features, FEATURES, served_scores)
     metrics["validation_pr_auc"] = round(float(average_precision_score(labels[in_val], val_scores)), 4)
+    if segments is not None:
+        metrics["by_segment_and_typology"] = decisions_measure(
+            labels=labels[in_test],
+            decisions=np.array([decide(float(s)) for s in test_scores], dtype=object),
+            segments=segments[in_test],
+            patterns=patterns[in_test],
+        )
     metrics["validation"] = {k: validation[k] for k in ("precision", "recall", "fpr", "pr_auc", "detectable_ceiling")}
     return Trained(
         forest=forest,
@@ -474,7 +674,79 @@ def fraud_model_fit(
         reference=reference,
         test_features=features[in_test],
         test_labels=labels[in_test],
+        test_context=None if context is None else context[in_test],
+        supervised=supervised,
+        layers=layers,
     )
+
+
+def _layer_summary(metrics: dict) -> dict:
+    keys = ("precision", "recall", "review_or_hold_recall", "fpr", "pr_auc", "review_rate", "confusion")
+    return {key: metrics[key] for key in keys}
+
+
+def _supervised_layer(
+    *, x, features, isolation, labels, train_rows, in_val, in_test, val_scores, seed, ruleset, context
+) -> tuple[SupervisedFit | None, dict, np.ndarray | None]:
+    """Fit the supervised layer when there are enough labels; say which layer serves and why (the card's `layers`)."""
+    from sklearn.metrics import average_precision_score
+
+    minimum = settings.FRAUD_SUPERVISED_MIN_FRAUD
+    fraud, honest = int((labels[train_rows] == 1).sum()), int((labels[train_rows] == 0).sum())
+    layers = {
+        "anomaly_rules": {"validation_pr_auc": round(float(average_precision_score(labels[in_val], val_scores)), 4)},
+        "supervised": {
+            "labels": {"fraud": fraud, "honest": honest},
+            "minimum": {"fraud": minimum, "honest": 10 * minimum},
+        },
+        "serving": "anomaly_rules",
+    }
+    if fraud < minimum or honest < 10 * minimum:
+        layers["why"] = (
+            f"not enough labels to train the supervised layer: {fraud} fraudulent and {honest} honest payments "
+            f"among the training members, {minimum} and {10 * minimum} needed (FRAUD_SUPERVISED_MIN_FRAUD)"
+        )
+        return None, layers, None
+    rules = learned_rules(ruleset)
+    names = input_names([rule.id for rule in rules], CONTEXT if context is not None else ())
+    inputs = supervised_inputs(x, isolation, rule_hits(rules, features, structuring_limit()), context)
+    train_x = inputs[train_rows]
+    if context is not None:
+        # Checks through the API name no device or place: a share of the training rows learns that case.
+        masked = np.random.default_rng(seed).random(len(train_x)) < CONTEXT_MASKED_SHARE
+        for name in ("device_seen_days", "location_seen_days"):
+            train_x[masked, names.index(name)] = np.nan
+    fit = supervised_fit(
+        train_x=train_x,
+        train_y=labels[train_rows],
+        val_x=inputs[in_val],
+        val_y=labels[in_val],
+        names=names,
+        learned={rule.id: rule.cel_source for rule in rules},
+        seed=seed,
+    )
+    scores = fit.probability(inputs)
+    sup_val = round(float(average_precision_score(labels[in_val], scores[in_val])), 4)
+    layers["supervised"].update(
+        {
+            "validation_pr_auc": sup_val,
+            "rounds": fit.rounds,
+            "inputs": names,
+            "learned_rules": fit.learned,
+            "learned_from": ruleset.version,
+            "importance": fit.importance,
+            "calibration": fit.calibration,
+        }
+    )
+    base = layers["anomaly_rules"]["validation_pr_auc"]
+    if sup_val > base:
+        layers["serving"] = "supervised"
+        layers["why"] = f"the supervised layer's validation PR-AUC {sup_val} beats the anomaly and rules' {base}"
+    else:
+        layers["why"] = (
+            f"the supervised layer's validation PR-AUC {sup_val} does not beat the anomaly and rules' {base}"
+        )
+    return fit, layers, scores
 
 
 def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
@@ -532,6 +804,7 @@ def _card(trained: Trained, *, analyst_labels: int, params: dict) -> dict:
             else f"{best} ranked higher; iforest is shipped because only it has an exact microsecond serving form.",
         },
         "metrics": trained.metrics,
+        "layers": trained.layers,
         "reference_distribution": trained.reference,
         "counts": {**trained.counts, "analyst_labels": analyst_labels},
         "data_sha256": trained.data_sha256,
@@ -550,12 +823,19 @@ def fraud_artifact_write(*, trained: Trained, analyst_labels: int = 0, params: d
     return artifact_write(
         name=MODEL_NAME,
         version=version,
-        files={ONNX_FILE: onnx_bytes(trained.arrays), ARRAYS_FILE: arrays_to_bytes(trained.arrays)},
+        files={
+            ONNX_FILE: onnx_bytes(trained.arrays),
+            ARRAYS_FILE: arrays_to_bytes(trained.arrays),
+            # The supervised layer's booster, kept even when it does not serve (the card says why).
+            **({BOOSTER_FILE: trained.supervised.booster.model_to_string().encode()} if trained.supervised else {}),
+        },
         manifest=_card(trained, analyst_labels=analyst_labels, params=params or {}),
     )
 
 
-def _active_pr_auc_on(features: np.ndarray, labels: np.ndarray) -> tuple[str | None, float | None]:
+def _active_pr_auc_on(
+    features: np.ndarray, labels: np.ndarray, context: np.ndarray | None = None
+) -> tuple[str | None, float | None]:
     """Return the active model's version and PR-AUC on these held-out rows (None if none is usable)."""
     from sklearn.metrics import average_precision_score
 
@@ -564,7 +844,12 @@ def _active_pr_auc_on(features: np.ndarray, labels: np.ndarray) -> tuple[str | N
         return None, None
     try:
         isolation, probability = loaded.model.anomaly(features)
-        scores = _combined_scores(features, probability, isolation, loaded.model.rule_params)
+        if loaded.model.supervised is not None:  # its layer, over the published rules' hits (as it serves)
+            scores, _, _, _ = combine_served(
+                features, None, probability, isolation, serving_ruleset(), model=loaded.model, context=context
+            )
+        else:  # anomaly and its own tuned rules, as this run's anomaly-and-rules layer is measured
+            scores = _combined_scores(features, probability, isolation, loaded.model.rule_params)
         return loaded.version, round(float(average_precision_score(labels, scores)), 4)
     except Exception:  # an active model that cannot score is beaten by any that can
         logger.exception("active fraud model failed on the held-out rows")
@@ -578,13 +863,16 @@ def fraud_model_train(
     n_estimators: int = 100,
     max_samples: int | None = None,
     activated_by: str = "",
+    data: LabeledPayments | None = None,
+    source: str = "database",
 ) -> TrainResult:
-    """Train from the database, write the artifact, register it; activate when better on the same rows, or asked.
+    """Train from the database (or `data`), write the artifact, register it; activate when better, or asked.
 
     The active version is re-scored on this run's test half: both PR-AUCs come
-    from the same payments.
+    from the same payments. `data` is an exported history already read
+    (`labeled_payments_from_csv`); `source` says where it came from in the card.
     """
-    data = labeled_payments()
+    data = labeled_payments() if data is None else data
     trained = fraud_model_fit(
         features=data.features,
         labels=data.labels,
@@ -594,13 +882,15 @@ def fraud_model_train(
         seed=seed,
         n_estimators=n_estimators,
         max_samples=max_samples,
+        segments=data.segments if data.segments is not None and (data.segments != "").any() else None,
+        context=data.context,
     )
-    active_version, active_pr_auc = _active_pr_auc_on(trained.test_features, trained.test_labels)
+    active_version, active_pr_auc = _active_pr_auc_on(trained.test_features, trained.test_labels, trained.test_context)
     trained.metrics["active_before"] = {"version": active_version, "pr_auc_on_this_test": active_pr_auc}
     manifest = fraud_artifact_write(
         trained=trained,
         analyst_labels=data.analyst_labels,
-        params={"n_estimators": n_estimators, **trained.input_params, "seed": seed},
+        params={"n_estimators": n_estimators, **trained.input_params, "seed": seed, "source": source},
     )
     activate, why = promotion_decide(
         metric="pr_auc",

@@ -4,10 +4,12 @@ from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, models
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
+
+from sunusav.forms import LocalizedDecimalField, LocalizedFloatField, LocalizedIntegerField
 
 
 class FrenchTitlesMixin:
@@ -23,6 +25,18 @@ class FrenchTitlesMixin:
     def object_subtitle(self, obj) -> str | None:
         return None  # Django's own: str(obj)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Number inputs the French way: "0,85" is 0.85 (never 85 or an error), "2 000" is 2000, and a
+        # decimal is shown "0,85" rather than "0.85" (sunusav.forms); text inputs, not type=number.
+        form_class = None
+        for model_field, localized in _LOCALIZED_NUMBER_FIELDS.items():
+            if isinstance(db_field, model_field) and not db_field.choices:
+                form_class = localized
+                break
+        if form_class is not None and "widget" not in kwargs:
+            kwargs.setdefault("form_class", form_class)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def changelist_view(self, request, extra_context=None):
         context = {"title": capfirst(self.opts.verbose_name_plural), **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
@@ -32,6 +46,14 @@ class FrenchTitlesMixin:
             context["title"] = capfirst(self.opts.verbose_name)
             context["subtitle"] = self.object_subtitle(obj) or context.get("subtitle")
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+
+# Model number fields -> the form fields that read numbers the way people type them (the first match wins).
+_LOCALIZED_NUMBER_FIELDS = {
+    models.DecimalField: LocalizedDecimalField,
+    models.FloatField: LocalizedFloatField,
+    models.IntegerField: LocalizedIntegerField,  # and its Big, Small and Positive kinds
+}
 
 
 class ReadableFieldsMixin:

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from sunusav import presenters
 from sunusav.db import DbNow, GenRandomUUID
 
 # Every bitcoin there will ever be, in sats: the upper bound of any amount the API accepts.
@@ -139,7 +141,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.tontine_id} #{self.position}"
+        return gettext("place %(position)s") % {"position": self.position}
 
 
 class Contribution(models.Model):
@@ -171,7 +173,11 @@ class Contribution(models.Model):
         indexes = [models.Index(fields=["member", "due_at"], name="contrib_member_due_idx")]
 
     def __str__(self):
-        return f"{self.member_id} round {self.round_number}: {self.amount_sats} sats"
+        # Names, numbers grouped: it is the page's subtitle, the history's and the recent actions' label.
+        return gettext("tour %(round)s : %(amount)s") % {
+            "round": self.round_number,
+            "amount": presenters.sats_and_xof(self.amount_sats),
+        }
 
 
 class MobileMoneyTransfer(models.Model):
@@ -204,7 +210,7 @@ class MobileMoneyTransfer(models.Model):
         indexes = [models.Index(fields=["member", "created_at"], name="mobile_member_created_idx")]
 
     def __str__(self):
-        return f"{self.get_provider_display()} {self.direction} {self.amount_xof} XOF"
+        return f"{self.get_provider_display()}, {self.get_direction_display()} : {presenters.number_text(self.amount_xof)} XOF"
 
 
 class Endorsement(models.Model):
@@ -232,7 +238,8 @@ class Endorsement(models.Model):
         indexes = [models.Index(fields=["endorsee"], name="endorsement_endorsee_idx")]
 
     def __str__(self):
-        return f"{self.endorser_id} -> {self.endorsee_id}"
+        # "n°": an identifier, not a quantity to group in thousands (the id grows past 9 999).
+        return gettext("recommandation n°%(id)s") % {"id": self.pk or ""}
 
 
 class Payment(models.Model):
@@ -270,6 +277,11 @@ class Payment(models.Model):
     # Ground truth of the demo world, for evaluation only: never a model input.
     is_fraud_label = models.BooleanField(_("fraude (vérité terrain)"), null=True, blank=True)
     fraud_pattern = models.CharField(_("motif de fraude (démo)"), max_length=32, blank=True)
+    # The honest behaviour that shaped it (vendor, collector, ...: backoffice.demo.generator.HONEST_SEGMENTS),
+    # for measuring false positives by segment: ground truth like the two above, never typed in.
+    segment = models.CharField(
+        _("segment honnête (démo)"), max_length=32, blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         db_table = "payments"
@@ -291,7 +303,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.amount_sats} sats ({self.get_status_display()})"
+        return f"{presenters.sats_and_xof(self.amount_sats)} ({self.get_status_display()})"
 
 
 class HeldPaymentManager(models.Manager):
@@ -348,7 +360,7 @@ class Loan(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.offered_amount_xof} XOF ({self.get_status_display()})"
+        return f"{presenters.number_text(self.offered_amount_xof)} XOF ({self.get_status_display()})"
 
 
 class ModelVersion(models.Model):
@@ -395,7 +407,7 @@ class ModelVersion(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} {self.version}"
+        return f"{presenters.model_label(self.name)} {self.version}"
 
 
 class AnalystAction(models.Model):
@@ -416,6 +428,37 @@ class AnalystAction(models.Model):
         RETRAIN = "retrain", _("réentraînement")
         PROMOTE = "promote", _("promotion du challenger")
         EXPIRE = "expire", _("expiration de blocage")
+        # The suspicious-activity reports to CENTIF (cases.reports); a download is a compliance fact too.
+        REPORT_DRAFT = "report_draft", _("rédaction de déclaration CENTIF")
+        REPORT_UPDATE = "report_update", _("modification de déclaration CENTIF")
+        REPORT_APPROVE = "report_approve", _("approbation de déclaration CENTIF")
+        REPORT_SEND = "report_send", _("transmission de déclaration CENTIF")
+        REPORT_DOWNLOAD = "report_download", _("téléchargement de déclaration CENTIF")
+        # Cases (cases.services): the life of an analyst's unit of work.
+        CASE_OPEN = "case_open", _("ouverture de dossier")
+        CASE_SEVERITY = "case_severity", _("aggravation de dossier")
+        CASE_ASSIGN = "case_assign", _("attribution de dossier")
+        CASE_ESCALATE = "case_escalate", _("escalade de dossier")
+        CASE_COMMENT = "case_comment", _("commentaire de dossier")
+        CASE_PROPOSE = "case_propose", _("décision de dossier proposée")
+        CASE_DECIDE = "case_decide", _("décision de dossier")
+        CASE_APPROVE = "case_approve", _("approbation de décision de dossier")
+        CASE_SEND_BACK = "case_send_back", _("décision de dossier refusée")
+        CASE_CLOSE = "case_close", _("clôture de dossier")
+        # A CSV export of a list (sunusav.csv_export): what left the back-office, with its filters and row count.
+        EXPORT = "export", _("export CSV")
+        # Rules as data (fraud.ruleset_services): versions of the fraud rules, four eyes, publication.
+        RULESET_DRAFT = "ruleset_draft", _("brouillon de règles de fraude")
+        RULESET_EDIT = "ruleset_edit", _("modification de règle de fraude")
+        RULESET_SUBMIT = "ruleset_submit", _("soumission de règles de fraude")
+        RULESET_APPROVE = "ruleset_approve", _("approbation de règles de fraude")
+        RULESET_PUBLISH = "ruleset_publish", _("publication de règles de fraude")
+        RULESET_ROLLBACK = "ruleset_rollback", _("retour à des règles de fraude publiées")
+        RULESET_BACKTEST = "ruleset_backtest", _("rétro-test de règles de fraude")
+        RULESET_SHADOW = "ruleset_shadow", _("observation de règles de fraude")
+        LIST_CHANGE = "list_change", _("modification de liste de règles")
+        LIST_IMPORT = "list_import", _("import de liste de règles")
+        RULE_SUPPRESS = "rule_suppress", _("mise en sourdine d'une règle pour un membre")
 
     id = models.BigAutoField(_("identifiant"), primary_key=True)
     # Named so that the admin's filters read well: "Par date", "Par analyste".
@@ -442,10 +485,12 @@ class AnalystAction(models.Model):
         verbose_name = _("action d'analyste")
         verbose_name_plural = _("actions d'analystes")
         ordering = ["-created_at"]
+        permissions = [("export_data", _("Peut exporter les listes en CSV"))]
         indexes = [models.Index(fields=["target_type", "target_id", "created_at"], name="analyst_action_target")]
 
     def __str__(self):
-        return f"{self.get_action_display()} {self.target_type} {self.target_id}"
+        ident = str(self.target_id)
+        return f"{self.get_action_display()} · {ident[:8] + '…' if len(ident) > 12 else ident}"
 
 
 class JobRecord(models.Model):

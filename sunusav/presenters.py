@@ -21,8 +21,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
@@ -168,6 +170,71 @@ def note_text(note) -> str:
     return pgettext("note prefix", "%(prefix)s : %(note)s") % {"prefix": label, "note": rest.strip()}
 
 
+# An ISO timestamp as services write them into audit rows and metrics ("2026-12-07T14:56:26.120871+00:00").
+_PREFIXED_ID = re.compile(r"^([a-z_]+):(\S+)$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
+
+
+def value_text(value, *, key: str = "") -> str:
+    """Return one value of an audit row or a metric's details as a person reads it.
+
+    Yes/no for booleans, "—" for nothing, numbers grouped the page's way,
+    microseconds (a key ending in `_us`) as durations, ISO timestamps as local
+    dates, registered codes ("value" labels: decisions, outcomes, statuses) by
+    their labels; lists joined with commas; anything else as it is.
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return gettext("oui") if value else gettext("non")
+    if isinstance(value, int | float | Decimal):
+        return duration_us_text(value) if key.endswith("_us") else number_text(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(value_text(v, key=key) for v in value) if value else "—"
+    if isinstance(value, dict):
+        return ", ".join(label_value(_key_label(k), value_text(v, key=key)) for k, v in value.items()) or "—"
+    text = str(value)
+    if key in ("note", "reason", "resolution_note"):
+        return note_text(text)  # "reject: x" -> "Rejet : x"
+    if _ISO_MOMENT.match(text):
+        moment = parse_datetime(text)
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment, timezone.get_default_timezone())
+            return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    for kind in ("value", "reason", "feature", "metric", "stage"):
+        if text in _LABELS.get(kind, {}):
+            return label_of(kind, text)
+    prefixed = _PREFIXED_ID.match(text)
+    if prefixed and prefixed.group(1) in _LABELS.get("value", {}):
+        # "credit:essai", a run of the credit model: "crédit · essai".
+        return f"{label_of('value', prefixed.group(1))} · {prefixed.group(2)}"
+    return numbers_grouped(reason_code_text(text))
+
+
+def _key_label(key) -> str:
+    for kind in ("field", "stage", "feature", "metric"):
+        if str(key) in _LABELS.get(kind, {}):
+            return label_of(kind, key)
+    return str(key)
+
+
+def data_html(data):
+    """Return a dict (an audit row's before/after, a metric's details) as "label : value" lines ("—" when empty)."""
+    if not data:
+        return "—"
+    if not isinstance(data, dict):
+        return value_text(data)
+    return format_html(
+        "<ul class='risk-data'>{}</ul>",
+        format_html_join(
+            "",
+            "<li>{}</li>",
+            ((label_value(_key_label(k), value_text(v, key=str(k))),) for k, v in data.items()),
+        ),
+    )
+
+
 def sats_and_xof(sats) -> str:
     """Return "1 000 000 sats (600 000 XOF)" with the configured XOF per sat."""
     if sats is None:
@@ -233,6 +300,48 @@ def reasons_html(reasons):
     return format_html("<ul class='risk-reasons'>{}</ul>", format_html_join("", "<li>{}</li>", ((t,) for t in texts)))
 
 
+# A reason's short label when none is registered: its sentence up to the first " : ", " (" or ".".
+_SENTENCE_HEAD = re.compile(r"\s+:\s|\s\(|\.(?:\s|$)")
+REASON_LABEL_MAX = 40
+
+
+def reason_label(reason) -> str:
+    """Return a reason's short label: its registered "reason" label, else its sentence's head, cut to 40 characters."""
+    code = (reason.get("id") or reason.get("code")) if isinstance(reason, dict) else reason
+    if code is not None and str(code) in _LABELS.get("reason", {}):
+        return label_of("reason", code)
+    text = reason_texts([reason])[0]
+    head = _SENTENCE_HEAD.split(text, maxsplit=1)[0].strip() or text
+    if len(head) > REASON_LABEL_MAX:
+        head = head[: REASON_LABEL_MAX - 1].rstrip() + "…"
+    return head
+
+
+def reasons_short_html(reasons):
+    """Return one line for a list: the first reason's short label and "+N" for the others, every sentence in its title.
+
+    The work queues show a row per line at 1366 px; the whole sentences stay on
+    hover (the `title`) and on the object's page.
+    """
+    reasons = list(reasons or [])
+    if not reasons:
+        return "—"
+    more = len(reasons) - 1
+    return format_html(
+        '<span class="risk-reason-short" title="{}">{}</span>{}',
+        " ; ".join(reason_texts(reasons)),
+        capfirst(reason_label(reasons[0])),
+        format_html(' <small class="risk-reason-more">+{}</small>', more) if more else "",
+    )
+
+
+def decision_badge(decision: str | None):
+    """Return a fraud decision as a short badge (`risk-badge-hold`, ...): "bloquer", "à vérifier", "accepter"."""
+    if not decision:
+        return "—"
+    return format_html('<span class="risk-badge risk-badge-{}">{}</span>', decision, decision_label(decision))
+
+
 def payment_url(payment_id) -> str | None:
     try:
         return reverse("admin:sunusav_payment_change", args=[payment_id])
@@ -244,7 +353,10 @@ def member_link(member):
     if member is None:
         return "—"
     return format_html(
-        '<a href="{}">{}</a>', reverse("admin:sunusav_member_change", args=[member.pk]), member.display_name
+        '<a href="{}" title="{}">{}</a>',
+        reverse("admin:sunusav_member_change", args=[member.pk]),
+        member.display_name,
+        member.display_name,
     )
 
 

@@ -33,6 +33,14 @@ SCHEDULES = [
         "queue": "fraud",
     },
     {
+        # A case's totals follow its items after each commit; this catches a refresh lost to a crash.
+        "name": "sunusav:cases-refresh",
+        "func": "cases.tasks.cases_refresh_open",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 10,
+        "queue": "fraud",
+    },
+    {
         "name": "sunusav:liquidity-check",
         "func": "credit.tasks.liquidity_check",
         "schedule_type": Schedule.HOURLY,

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_q",
     "sunusav",
     "alerts",
+    "cases",
     "credit",
     "fraud",
     "backoffice",
@@ -294,6 +295,9 @@ FRAUD_DEFAULT_ACTION = env.str("FRAUD_DEFAULT_ACTION", default="review")
 # The reporting limit the structuring rule watches (amounts just under it, in a
 # run): one value for the rule, the model card and the demo world (100,000 sats).
 FRAUD_STRUCTURING_LIMIT_SATS = env.int("FRAUD_STRUCTURING_LIMIT_SATS", default=100_000)
+# The fraud model's supervised layer (fraud/supervised.py) is trained, and may serve, only with at least
+# this many labelled fraudulent payments (and ten times as many honest ones) among its training members.
+FRAUD_SUPERVISED_MIN_FRAUD = env.int("FRAUD_SUPERVISED_MIN_FRAUD", default=100)
 if not 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1:
     raise ImproperlyConfigured("Need 0 <= FRAUD_REVIEW_THRESHOLD <= FRAUD_HOLD_THRESHOLD <= 1.")
 if FRAUD_DEFAULT_ACTION not in {"allow", "review", "hold"}:
@@ -316,6 +320,24 @@ PAYMENT_CLOCK_SKEW_SECONDS = env.int("PAYMENT_CLOCK_SKEW_SECONDS", default=300)
 # tontines over the feature window (converted to XOF), rounded down to
 # CREDIT_OFFER_STEP_XOF and kept within [MIN, MAX]; bands without a share get no offer.
 CREDIT_XOF_PER_SAT = env.float("CREDIT_XOF_PER_SAT", default=0.6)
+
+# Cases (cases.services). SLA: hours from opening to decision, by kind and severity
+# (1 low, 2 medium, 3 high, 4 critical); CASE_SLA_HOURS='{"fraud": {"4": 1}}' overrides some.
+_CASE_SLA_DEFAULT = {
+    "fraud": {"1": 72, "2": 24, "3": 4, "4": 1},
+    "liquidity": {"1": 72, "2": 48, "3": 24, "4": 12},
+}
+CASE_SLA_HOURS = {
+    kind: {**hours, **{str(k): v for k, v in env.json("CASE_SLA_HOURS", default={}).get(kind, {}).items()}}
+    for kind, hours in _CASE_SLA_DEFAULT.items()
+}
+# Confirming fraud on more than this at stake needs a second user's approval (four eyes).
+CASE_FOUR_EYES_XOF = env.int("CASE_FOUR_EYES_XOF", default=250_000)
+# A held payment of at least this much makes its case critical.
+CASE_CRITICAL_XOF = env.int("CASE_CRITICAL_XOF", default=500_000)
+# New cases go round-robin to analysts on duty (who may decide cases and logged in within the hours).
+CASE_AUTO_ASSIGN = env.bool("CASE_AUTO_ASSIGN", default=False)
+CASE_ON_DUTY_HOURS = env.int("CASE_ON_DUTY_HOURS", default=10)
 CREDIT_OFFER_SHARE_BY_BAND = {"A": 0.5, "B": 0.35, "C": 0.2}
 CREDIT_OFFER_MIN_XOF = env.int("CREDIT_OFFER_MIN_XOF", default=5_000)
 CREDIT_OFFER_MAX_XOF = env.int("CREDIT_OFFER_MAX_XOF", default=500_000)

@@ -1,10 +1,16 @@
 """Shared fixtures: API clients with and without the internal token, factories."""
 
+import logging
 import os
 
 import pytest
+import redis
 from django.conf import settings
 from rest_framework.test import APIClient
+
+from sunusav.logs import JsonFormatter
+from tests import log_audit
+from tests.redis_dbs import worker_redis_url
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -17,6 +23,21 @@ def _isolated_registry(settings, tmp_path_factory):
     registry.invalidate()
     yield
     registry.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Start every test in the site's default language (French).
+
+    LocaleMiddleware activates a request's language in the thread and nothing
+    deactivates it, so a test that asked for an English page would otherwise
+    leave English behind for the next test on the same pytest-xdist worker.
+    """
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
@@ -41,13 +62,8 @@ def anon_client():
     return APIClient()
 
 
-# --- Observability: the whole run's logs, checked for secrets by the last test ------------
-LOG_AUDIT_TEST = "test_logs_of_the_whole_run_hold_no_secrets"
-
-
 def pytest_collection_modifyitems(session, config, items):
-    """Run the log-content audit last, over everything the run logged; keep the longest runs for CI."""
-    items.sort(key=lambda item: item.name == LOG_AUDIT_TEST)
+    """Keep the longest runs for CI."""
     if os.environ.get("CI") == "true" or os.environ.get("LONG") == "1":
         return
     # `make test` stays within minutes on a laptop: the end-to-end runs that kill clusters, start the
@@ -60,13 +76,14 @@ def pytest_collection_modifyitems(session, config, items):
             item.add_marker(skip)
 
 
+# --- Observability: the whole run's logs, audited for secrets once this process ran its last test ---
 @pytest.fixture(scope="session", autouse=True)
 def run_log_file(tmp_path_factory):
-    """Write every log record of the run, as JSON lines and unredacted, to one file."""
-    import logging
+    """Write every log record of this process's tests, unredacted, to one file; fail the run on a leak.
 
-    from sunusav.logs import JsonFormatter
-
+    The audit (tests/log_audit.py) runs at the session's end, after the last
+    test of this process, so under pytest-xdist every worker audits all it ran.
+    """
     path = tmp_path_factory.getbasetemp() / "test-run.log"
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(JsonFormatter())
@@ -75,13 +92,18 @@ def run_log_file(tmp_path_factory):
     yield path
     root.removeHandler(handler)
     handler.close()
+    lines = path.read_text(encoding="utf-8").splitlines()  # the handler itself: test_observability.py
+    problems = log_audit.log_problems(lines, log_audit.configured_tokens())
+    if problems:
+        pytest.fail(f"the run's logs leak a secret or hold a non-JSON line: {problems[:5]}")
+
+
+TEST_REDIS_URL = worker_redis_url(TEST_REDIS_URL)
 
 
 @pytest.fixture
 def redis_url():
     """An emptied Redis database for broker tests; CI fails rather than skips without one."""
-    import redis
-
     client = redis.from_url(TEST_REDIS_URL)
     try:
         client.ping()

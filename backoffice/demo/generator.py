@@ -12,10 +12,49 @@ stored). It drives, with noise:
 
 Payments follow daily rhythms (quiet nights, peaks at midday and evening)
 around each member's typical amount, on one or two usual devices at home,
-with some legitimate oddities (a new phone, a Tabaski-sized payment, travel).
-Four fraud patterns are injected into about 2 % of payments, labelled in
-`is_fraud_label` / `fraud_pattern` for evaluation only:
-account takeover, invoice bursts, rapid repeats and structuring.
+with some small legitimate oddities (a trip, a borrowed phone, a big purchase).
+
+Honest segments, each recorded in `Payment.segment` on the honest payments it
+shapes (ground truth for measurement, hidden like `fraud_pattern`; blank for
+ordinary payments and for fraud), so each segment's false-positive rate can be
+measured (`HONEST_SEGMENTS`):
+- `vendor`: market vendors (2 % of members); on 6-12 market days, bursts of
+  many small invoices (around 1,500 sats) at the market's peak hours
+  (8-13 h, 17-20 h), often a minute or less apart.
+  All of a vendor's payments carry the segment.
+- `collector`: the member who collects a tontine's pot (the round's seat
+  holder) when the round is collected through the app (15 % of the rounds in
+  the window): one invoice per other seat, of the tontine's contribution,
+  minutes apart on the round's day.
+- `phone_replacement`: 2 % of members replace their phone once: from then on
+  a new device, with ordinary amounts at home (every payment from the change).
+- `traveller`: 3 % of members, traders on the road between Dakar, Touba
+  (location `diourbel`) and Thiès, staying 1-4 days in each town, buying
+  stock (amounts twice their usual). All of a traveller's payments.
+- `salary_day`: salaried members (10 %) pay bills, rent and remittances
+  (3-5 payments of 2-6x their usual) in the two days after the 28th of a month.
+- `feast_day`: on Tabaski (sheep, clothes: 10-40x the usual amount) and on
+  the Grand Magal (the trip to Touba: 3-8x, from `diourbel`), a quarter of the
+  members each make 1-2 extra payments. The feasts are placed in the 60-day
+  window (`FEAST_DAYS`: days before the anchor) so every world has both.
+
+Fraud typologies, labelled in `is_fraud_label` / `fraud_pattern` for
+evaluation only, injected into about 1-2 % of payments (`FRAUD_PATTERNS`):
+- `account_takeover`: a new device at another location, then 1-3 payments of
+  10-100x the usual amount;
+- `invoice_burst`: 8-20 invoices 1-4 s apart;
+- `rapid_repeat`: 4-8 equal payments 2-15 s apart;
+- `structuring`: 6-15 payments just under the reporting threshold
+  (`STRUCTURING_THRESHOLD_SATS`), minutes apart;
+- `sim_swap`: the SIM is swapped at home: a new device at the usual place, a
+  small test payment, then at once (1-5 minutes) one or two transfers of
+  20-100x the usual amount;
+- `agent_deposit_splitting`: a mobile-money agent splits a large deposit into
+  5-12 payments of 80-98 % of the agent's per-operation ceiling
+  (`AGENT_CEILING_SATS`), 2-20 minutes apart;
+- `mule_chain`: stolen money moves through 3-5 members of one tontine: each
+  receives an invoice of the sum and pays it on (less a 2-5 % cut) within
+  minutes to the next.
 
 The same seed and anchor give the same world, ids included. Rows go in with
 `executemany` in one transaction: 100,000 members take about a minute on SQLite.
@@ -37,8 +76,23 @@ from sunusav.hashing import phone_hash
 from sunusav.models import Region
 
 DAY = 86400.0
-FRAUD_PATTERNS = ("account_takeover", "invoice_burst", "rapid_repeat", "structuring")
+FRAUD_PATTERNS = (
+    "account_takeover",
+    "invoice_burst",
+    "rapid_repeat",
+    "structuring",
+    "sim_swap",
+    "agent_deposit_splitting",
+    "mule_chain",
+)
+HONEST_SEGMENTS = ("vendor", "collector", "phone_replacement", "traveller", "salary_day", "feast_day")
 STRUCTURING_THRESHOLD_SATS = 100_000
+AGENT_CEILING_SATS = 50_000
+# Days before the anchor of each feast (placed in the 60-day payment window, whatever the anchor).
+FEAST_DAYS = {"tabaski": 38, "magal": 12}
+TRAVEL_ROUTE = ("dakar", "diourbel", "thies")  # Dakar, Touba (Diourbel region), Thiès
+MARKET_HOURS = (8, 9, 10, 11, 12, 17, 18, 19)
+SALARY_DAY = 28
 REGIONS = [r.value for r in Region]
 REGION_WEIGHTS = np.array([30, 8, 4, 3, 6, 1, 3, 4, 2, 6, 2, 3, 18, 5], dtype=float)
 WORLD_TABLES = [
@@ -70,6 +124,7 @@ class Summary:
     payments: int = 0
     fraud_rate: float = 0.0
     fraud_by_pattern: dict = field(default_factory=dict)
+    payments_by_segment: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -80,6 +135,7 @@ class Summary:
             f"mobile-money transfers {self.transfers}, endorsements {self.endorsements}",
             f"closed loans {self.loans} (default rate {self.default_rate:.1%})",
             f"payments {self.payments} (fraud {self.fraud_rate:.2%}: {patterns})",
+            "honest segments: " + ", ".join(f"{k} {v}" for k, v in sorted(self.payments_by_segment.items())),
             f"built in {self.seconds:.1f} s",
         ]
 
@@ -352,7 +408,15 @@ def world_build(
     summary.default_rate = float(defaulted[closed].mean()) if closed.any() else 0.0
 
     # --- Payments ------------------------------------------------------------------------
-    payments = _payments(rng, members=members, now=now, region_idx=region_idx)
+    tontines = {
+        "seat_tontine": seat_tontine,
+        "seat_member": seat_member,
+        "seat_position": np.array([p for _, _, p in membership_rows], dtype=int),
+        "start": tontine_start,
+        "cycle_days": cycle_days,
+        "contribution": contribution,
+    }
+    payments = _payments(rng, members=members, now=now, region_idx=region_idx, tontines=tontines)
     pay_raw = np.frombuffer(rng.bytes(16 * len(payments["member"])), dtype="V16")
     out.insert(
         "payments",
@@ -367,6 +431,7 @@ def world_build(
             "created_at",
             "is_fraud_label",
             "fraud_pattern",
+            "segment",
         ],
         list(
             zip(
@@ -380,6 +445,7 @@ def world_build(
                 out.times(payments["time"]),
                 [bool(x) for x in payments["pattern"] != ""],
                 payments["pattern"].tolist(),
+                payments["segment"].tolist(),
                 strict=True,
             )
         ),
@@ -388,12 +454,13 @@ def world_build(
     is_fraud = payments["pattern"] != ""
     summary.fraud_rate = float(is_fraud.mean()) if summary.payments else 0.0
     summary.fraud_by_pattern = {p: int((payments["pattern"] == p).sum()) for p in FRAUD_PATTERNS}
+    summary.payments_by_segment = {s: int((payments["segment"] == s).sum()) for s in HONEST_SEGMENTS}
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx: np.ndarray) -> dict:
-    """Normal payments over the last 60 days, then the four injected fraud patterns."""
+def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx: np.ndarray, tontines: dict) -> dict:
+    """Ordinary payments over the last 60 days, the honest segments, then the injected fraud typologies."""
     typical = rng.lognormal(np.log(6_000), 0.8, members)
     n_pay = rng.poisson(14, members)
     p_m = np.repeat(np.arange(members), n_pay)
@@ -408,7 +475,7 @@ def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx:
     device = np.array([f"dev-{m:07d}-{'b' if s else 'a'}" for m, s in zip(p_m, use_second, strict=True)], dtype=object)
     home = np.array(REGIONS)[region_idx]
     location = home[p_m].astype(object)
-    # Legitimate oddities: travel, a new phone, a feast-day payment.
+    # Small legitimate oddities of ordinary members: a trip, a borrowed phone, a big purchase.
     travel = rng.random(n) < 0.03
     location[travel] = np.array(REGIONS)[rng.integers(0, len(REGIONS), int(travel.sum()))]
     new_phone = rng.random(n) < 0.004
@@ -416,25 +483,130 @@ def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx:
     feast = rng.random(n) < 0.003
     amount[feast] = (amount[feast] * rng.uniform(5, 15, int(feast.sum()))).astype(np.int64)
     pattern = np.full(n, "", dtype=object)
+    segment = np.full(n, "", dtype=object)
 
-    extra = {k: [] for k in ("member", "time", "amount", "kind", "device", "location", "pattern")}
+    # --- Honest segments of members: each member is at most one of these ---------------------
+    u = rng.random(members)
+    is_vendor = u < 0.02
+    is_replacing = (u >= 0.02) & (u < 0.04)
+    is_traveller = (u >= 0.04) & (u < 0.07)
+    is_salaried = (u >= 0.07) & (u < 0.17)
+    segment[is_vendor[p_m]] = "vendor"
+    # Phone replacement: every payment from the change is on the new device, amounts as usual.
+    change_at = now - rng.uniform(3, 50, members) * DAY
+    replaced = is_replacing[p_m] & (p_time >= change_at[p_m])
+    device[replaced] = np.array([f"dev-{m:07d}-new" for m in p_m[replaced]], dtype=object)
+    location[replaced] = home[p_m[replaced]]
+    segment[replaced] = "phone_replacement"
+    # Travellers: 1-4 days in each town of the route, in turn; buying stock doubles their amounts.
+    on_road = is_traveller[p_m]
+    leg = np.floor((now - p_time[on_road]) / (DAY * (1 + p_m[on_road] % 4))).astype(int)
+    location[on_road] = np.array(TRAVEL_ROUTE, dtype=object)[(leg + p_m[on_road]) % len(TRAVEL_ROUTE)]
+    amount[on_road] = amount[on_road] * 2
+    segment[on_road] = "traveller"
 
-    def add(m, t, a, k, d, loc, pat):
-        extra["member"].append(m)
-        extra["time"].append(t)
-        extra["amount"].append(int(a))
+    extra = {k: [] for k in ("member", "time", "amount", "kind", "device", "location", "pattern", "segment")}
+
+    def add(m, t, a, k, d, loc, pat="", seg=""):
+        extra["member"].append(int(m))
+        extra["time"].append(float(t))
+        extra["amount"].append(max(int(a), 1))
         extra["kind"].append(k)
         extra["device"].append(d)
         extra["location"].append(loc)
         extra["pattern"].append(pat)
+        extra["segment"].append(seg)
 
-    victims = rng.choice(members, size=max(4, int(members * 0.02)), replace=False)
+    def usual_device(m, t):
+        return f"dev-{m:07d}-new" if is_replacing[m] and t >= change_at[m] else f"dev-{m:07d}-a"
+
+    def where(m, t):
+        if is_traveller[m]:
+            return TRAVEL_ROUTE[(int((now - t) // (DAY * (1 + m % 4))) + m) % len(TRAVEL_ROUTE)]
+        return home[m]
+
+    # Vendors: on market days, bursts of small invoices at the market's peak hours.
+    for m in np.flatnonzero(is_vendor):
+        for d in rng.choice(np.arange(1, 61), size=int(rng.integers(6, 13)), replace=False):
+            t = now - d * DAY + (MARKET_HOURS[rng.integers(0, len(MARKET_HOURS))] + rng.random()) * 3600
+            gaps = rng.exponential(70, int(rng.integers(6, 16))) + 15
+            for when, price in zip(t + np.cumsum(gaps), rng.lognormal(np.log(1_500), 0.5, gaps.size), strict=True):
+                add(m, when, price, "invoice", usual_device(m, when), where(m, when), seg="vendor")
+    # Collectors: a pot collected through the app, one invoice per other seat on the round's day.
+    seats = tontines["seat_tontine"]
+    by_tontine = np.argsort(seats, kind="stable")
+    tontine_ids, first_seat, n_seats = np.unique(seats[by_tontine], return_index=True, return_counts=True)
+    seats_of = {int(t_idx): by_tontine[a : a + c] for t_idx, a, c in zip(tontine_ids, first_seat, n_seats, strict=True)}
+    for t_idx, rows in seats_of.items():
+        holders = dict(
+            zip(tontines["seat_position"][rows].tolist(), tontines["seat_member"][rows].tolist(), strict=True)
+        )
+        start, cycle = tontines["start"][t_idx], tontines["cycle_days"][t_idx] * DAY
+        first_round = max(1, int(np.ceil((now - 60 * DAY - start) / cycle)))
+        for round_number in range(first_round, len(holders) + 1):
+            pot_day = start + round_number * cycle
+            if pot_day >= now - 3600:
+                break
+            if rng.random() >= 0.15:
+                continue
+            m = holders[round_number]
+            when = pot_day + (9 + 3 * rng.random()) * 3600
+            for _ in range(len(holders) - 1):
+                when += rng.exponential(300) + 20
+                add(
+                    m,
+                    min(when, now - 120),
+                    tontines["contribution"][t_idx],
+                    "invoice",
+                    usual_device(m, when),
+                    where(m, when),
+                    seg="collector",
+                )
+    # Salary day: bills, rent and remittances in the two days after the 28th.
+    paydays = []
+    day_t = now - 60 * DAY
+    while day_t < now - 2 * DAY:
+        if datetime.fromtimestamp(day_t, UTC).day == SALARY_DAY:
+            paydays.append(day_t - day_t % DAY)
+        day_t += DAY
+    for m in np.flatnonzero(is_salaried):
+        for payday in paydays:
+            for _ in range(int(rng.integers(3, 6))):
+                when = payday + DAY + rng.uniform(0, 2 * DAY)
+                add(
+                    m,
+                    when,
+                    typical[m] * rng.uniform(2, 6),
+                    "payment",
+                    usual_device(m, when),
+                    where(m, when),
+                    seg="salary_day",
+                )
+    # Feast days: Tabaski (sheep, clothes) and the Grand Magal (the trip to Touba).
+    for feast_name, days_before in FEAST_DAYS.items():
+        feast_day = now - days_before * DAY
+        feast_day -= feast_day % DAY
+        for m in np.flatnonzero(rng.random(members) < 0.25):
+            for _ in range(int(rng.integers(1, 3))):
+                when = feast_day - DAY + rng.uniform(8, 44) * 3600  # the eve and the day
+                if feast_name == "tabaski":
+                    a, loc = typical[m] * rng.uniform(10, 40), where(m, when)
+                else:
+                    a, loc = typical[m] * rng.uniform(3, 8), "diourbel"
+                add(m, when, a, "payment", usual_device(m, when), loc, seg="feast_day")
+
+    # --- Fraud typologies --------------------------------------------------------------------
+    victims = rng.choice(members, size=max(len(FRAUD_PATTERNS), int(members * 0.02)), replace=False)
+    by_member_tontine = {}
+    for t_idx, m in zip(tontines["seat_tontine"].tolist(), tontines["seat_member"].tolist(), strict=True):
+        by_member_tontine.setdefault(m, t_idx)
     for i, m in enumerate(victims):
-        pat = FRAUD_PATTERNS[i % len(FRAUD_PATTERNS)] if i < 4 else FRAUD_PATTERNS[rng.integers(0, 4)]
+        k = len(FRAUD_PATTERNS)
+        pat = FRAUD_PATTERNS[i % k] if i < k else FRAUD_PATTERNS[rng.integers(0, k)]
         t0 = now - rng.uniform(0.1, 59) * DAY
         base = typical[m]
-        usual_device = f"dev-{m:07d}-a"
-        home_loc = home[m]
+        home_loc = where(m, t0)
+        own_device = usual_device(m, t0)
         if pat == "account_takeover":
             device_id = f"dev-ato-{i}"
             elsewhere = [r for r in REGIONS if r != home_loc]
@@ -443,18 +615,43 @@ def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx:
                 add(m, t0 + j * rng.uniform(30, 600), base * rng.uniform(10, 100), "payment", device_id, loc, pat)
         elif pat == "invoice_burst":
             for j in range(int(rng.integers(8, 21))):
-                add(m, t0 + j * rng.uniform(1, 4), base * rng.lognormal(0, 0.3), "invoice", usual_device, home_loc, pat)
+                add(m, t0 + j * rng.uniform(1, 4), base * rng.lognormal(0, 0.3), "invoice", own_device, home_loc, pat)
         elif pat == "rapid_repeat":
             repeated = base * rng.uniform(1, 4)
             t = t0
             for _ in range(int(rng.integers(4, 9))):
                 t += rng.uniform(2, 15)
-                add(m, t, repeated, "payment", usual_device, home_loc, pat)
-        else:  # structuring: a large sum cut into amounts just under the reporting threshold
+                add(m, t, repeated, "payment", own_device, home_loc, pat)
+        elif pat == "structuring":  # a large sum cut into amounts just under the reporting threshold
             t = t0
             for _ in range(int(rng.integers(6, 16))):
                 t += rng.uniform(60, 240)
-                add(m, t, STRUCTURING_THRESHOLD_SATS - rng.integers(100, 2_500), "payment", usual_device, home_loc, pat)
+                add(m, t, STRUCTURING_THRESHOLD_SATS - rng.integers(100, 2_500), "payment", own_device, home_loc, pat)
+        elif pat == "sim_swap":  # a new device at home, a test payment, then at once the large transfers
+            device_id = f"dev-sim-{i}"
+            add(m, t0, base * rng.uniform(0.05, 0.3), "payment", device_id, home_loc, pat)
+            t = t0
+            for _ in range(int(rng.integers(1, 3))):
+                t += rng.uniform(60, 300)
+                add(m, t, base * rng.uniform(20, 100), "payment", device_id, home_loc, pat)
+        elif pat == "agent_deposit_splitting":
+            t = t0
+            for _ in range(int(rng.integers(5, 13))):
+                t += rng.uniform(120, 1_200)
+                add(m, t, AGENT_CEILING_SATS * rng.uniform(0.80, 0.98), "payment", own_device, home_loc, pat)
+        else:  # mule_chain: the sum goes through 3-5 members of one tontine, each keeping a cut
+            t_idx = by_member_tontine.get(int(m))
+            fellows = [] if t_idx is None else [int(x) for x in tontines["seat_member"][seats_of[t_idx]] if x != m]
+            chain = [int(m), *rng.permutation(fellows)[: int(rng.integers(2, 5))].tolist()]
+            if len(chain) < 3:  # a tontine too small for a chain: another member's tontine
+                chain = [int(x) for x in rng.choice(members, size=3, replace=False)]
+            sum_sats, t = base * rng.uniform(30, 80), t0
+            for mule in chain:
+                add(mule, t, sum_sats, "invoice", usual_device(mule, t), where(mule, t), pat)
+                t += rng.uniform(60, 600)
+                sum_sats *= 1 - rng.uniform(0.02, 0.05)
+                add(mule, t, sum_sats, "payment", usual_device(mule, t), where(mule, t), pat)
+                t += rng.uniform(30, 300)
     return {
         "member": np.concatenate([p_m, np.array(extra["member"], dtype=int)]),
         "time": np.concatenate([p_time, np.minimum(np.array(extra["time"]), now - 1)]),
@@ -463,4 +660,5 @@ def _payments(rng: np.random.Generator, *, members: int, now: float, region_idx:
         "device": np.concatenate([device, np.array(extra["device"], dtype=object)]),
         "location": np.concatenate([location, np.array(extra["location"], dtype=object)]),
         "pattern": np.concatenate([pattern, np.array(extra["pattern"], dtype=object)]),
+        "segment": np.concatenate([segment, np.array(extra["segment"], dtype=object)]),
     }

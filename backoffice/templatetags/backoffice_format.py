@@ -62,3 +62,17 @@ def count_noun(count, opts):
 def pair(label, value):
     """Return "label : value" with the page language's punctuation."""
     return presenters.label_value(label, value)
+
+
+@register.filter
+def plural_n(count):
+    """The count to give `{% blocktranslate count %}` so French takes the singular for 0 and 1.
+
+    Without a French catalogue, gettext's fallback rule is English's (singular only for 1):
+    `{% blocktranslate count k=n|plural_n with n=n %}{{ n }} élément{% plural %}{{ n }} éléments{% endblocktranslate %}`.
+    """
+    try:
+        n = int(count)
+    except (TypeError, ValueError):
+        return count
+    return 1 if presenters.plural_is_singular(n) else 2

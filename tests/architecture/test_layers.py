@@ -15,8 +15,8 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("sunusav", "alerts", "credit", "fraud", "backoffice")
-LAYERS = ("sunusav", "alerts", "credit | fraud", "backoffice")  # lowest first
+PACKAGES = ("sunusav", "alerts", "cases", "credit", "fraud", "backoffice")
+LAYERS = ("sunusav", "alerts", "cases", "credit | fraud", "backoffice")  # lowest first
 
 
 @pytest.fixture(scope="module")

@@ -289,11 +289,22 @@ def test_challenger_set_compared_and_promoted_from_the_model_page(
     assert re.search(r'class="shadow-count">3\b', panel)
     assert "Promouvoir le challenger" in text
 
+    promote = reverse("admin:sunusav_modelversion_challenger_promote", args=["credit"])
+    # Promoting puts the challenger in service: a confirmation page first, and a reason, as an activation.
+    confirm = risk_admin.get(promote)
+    assert confirm.status_code == 200 and 'id="holdout-comparison"' in confirm.content.decode()
+    assert 'id="model-change-form"' in confirm.content.decode()
+    refused = risk_admin.post(promote, {**confirm.context["form"].initial, "reason": ""})
+    assert refused.status_code == 200
+    assert "Indiquez la raison de ce changement" in refused.content.decode()
+    assert _active() == new.version  # nothing changed
     with django_capture_on_commit_callbacks(execute=True):
-        risk_admin.post(reverse("admin:sunusav_modelversion_challenger_promote", args=["credit"]))
+        response = _confirmed(risk_admin, promote, reason="Meilleur en ombre sur 3 demandes")
+    assert response.status_code == 302
     assert _active() == old.version
-    actions = list(AnalystAction.objects.order_by("created_at").values_list("action", "target_id"))
-    assert actions[-1] == ("promote", str(old.pk)) and ("activate", str(old.pk)) in actions
+    actions = list(AnalystAction.objects.order_by("created_at").values_list("action", "target_id", "note"))
+    assert actions[-1] == ("promote", str(old.pk), "Meilleur en ombre sur 3 demandes")
+    assert ("activate", str(old.pk)) in [a[:2] for a in actions]
 
 
 def test_an_analyst_cannot_set_clear_or_promote_a_challenger(versions, analyst):

@@ -10,11 +10,11 @@ from django.test import RequestFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_prints_a_superuser_an_analyst_and_a_risk_admin_that_can_log_in():
+def test_prints_a_superuser_an_analyst_a_risk_admin_and_a_compliance_officer_that_can_log_in():
     out = StringIO()
     call_command("demo_admin", stdout=out)
     logins = dict(line.split(": ", 1)[1].split(" / ") for line in out.getvalue().splitlines())
-    assert set(logins) == {"admin", "analyste", "admin-risques"}
+    assert set(logins) == {"admin", "analyste", "admin-risques", "conformite"}
     users = {
         name: authenticate(RequestFactory().post("/admin/login/"), username=name, password=secret)
         for name, secret in logins.items()
@@ -23,6 +23,10 @@ def test_prints_a_superuser_an_analyst_and_a_risk_admin_that_can_log_in():
     assert users["analyste"].has_perm("alerts.resolve_aialert")
     assert not users["analyste"].has_perm("sunusav.activate_modelversion")
     assert users["admin-risques"].has_perm("sunusav.activate_modelversion") and not users["admin-risques"].is_superuser
+    # The second pair of eyes approves a decision or a report, and decides nothing alone.
+    assert users["conformite"].has_perm("cases.approve_report") and users["conformite"].has_perm("cases.approve_case")
+    assert not users["conformite"].has_perm("cases.decide_case")
+    assert not users["analyste"].has_perm("cases.approve_report")
 
 
 def test_running_it_again_resets_the_passwords():

@@ -81,7 +81,7 @@ def test_the_page_stays_bounded_with_a_long_history(analyst_client, django_asser
         AIAlert.objects.create(user=member, alert_type="fraud_suspect", payload={"payment_id": f"p-{i}"})
         EndorsementFactory(endorsee=member)
     ContentType.objects.get_for_model(member)  # cached once per process: not the page's cost
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(26):
         page = analyst_client.get(_page(member)).content.decode()
     polyline = re.search(r'<polyline points="([^"]+)"', page).group(1)
     assert len(polyline.split()) == 60  # the last 60 scores

@@ -1,7 +1,8 @@
 """`make stack` / `make stack-stop` (scripts/stack.sh) against the local PostgreSQL and Redis.
 
-The stack gets a database of its own (created and dropped here) and Redis
-database 14 (TEST_STACK_REDIS_URL), so it never touches the suite's. Without
+The stack gets a database of its own (created and dropped here) and a Redis
+database of its own (TEST_STACK_REDIS_URL, default 14; each xdist worker its own,
+tests/redis_dbs.py), so it never touches the suite's broker tests. Without
 PostgreSQL or Redis the test is skipped locally and fails under CI=true.
 """
 
@@ -23,11 +24,14 @@ from django.db import connection
 
 from tests.jobs_support import wait_for
 from tests.live_server import free_port
+from tests.redis_dbs import worker_redis_url
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-STACK_REDIS_URL = os.environ.get("TEST_STACK_REDIS_URL", "redis://127.0.0.1:6379/14")
+STACK_REDIS_URL = os.environ.get("TEST_STACK_REDIS_URL") or worker_redis_url(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), offset=1
+)
 TOKEN = "stack-test-token-0123456789abcdef"
 SERVICES = ("web", "credit", "fraud")
 
@@ -72,7 +76,7 @@ def stack_database():
 
 @pytest.fixture
 def stack_redis():
-    """Redis database 14, emptied before and after."""
+    """The stack's Redis database, emptied before and after."""
     import redis
 
     client = redis.from_url(STACK_REDIS_URL)
@@ -121,7 +125,7 @@ def _group_alive(pgid: int) -> bool:
 def test_stack_refuses_without_database_or_redis(tmp_path):
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     base["STACK_DIR"] = str(tmp_path)
-    no_db = _stack("start", {**base, "REDIS_URL": "redis://127.0.0.1:6379/14"}, timeout=30)
+    no_db = _stack("start", {**base, "REDIS_URL": STACK_REDIS_URL}, timeout=30)
     assert no_db.returncode != 0
     assert "DATABASE_URL is not set" in no_db.stderr
     no_redis = _stack("start", {**base, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"}, timeout=30)
@@ -237,10 +241,14 @@ def test_stack_serves_processes_jobs_through_redis_and_stops_clean(tmp_path, sta
             wait_for(lambda: scored() >= members, timeout=90, message="the credit cluster to score the tontine")
             # Through the Redis broker: django-q2's ORM queue table was never used.
             assert db.execute("SELECT count(*) FROM django_q_ormq").fetchone()[0] == 0
-            done = db.execute(
-                "SELECT count(*) FROM django_q_task WHERE func = 'credit.tasks.credit_check' AND success"
-            ).fetchone()[0]
-            assert done >= members
+
+            def done():
+                # The cluster's monitor saves a task's result after the task wrote its score.
+                return db.execute(
+                    "SELECT count(*) FROM django_q_task WHERE func = 'credit.tasks.credit_check' AND success"
+                ).fetchone()[0]
+
+            wait_for(lambda: done() >= members, timeout=30, message="the credit tasks' results to be saved")
         status, stats = _call(base, "/api/queues/stats")
         assert status == 200 and stats["credit"]["failed"] == 0, stats
     finally:

@@ -1,6 +1,7 @@
 """The held-payments work queue: oldest first, the decision's details, release and reject with a reason."""
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_queue_lists_only_held_payments_oldest_first_with_their_decision(ana
     alert = _alert(older)
     assert f"{alert.payload['fraud_score']:.3f}".replace(".", ",") in text  # the French decimal comma
     assert "Rafale de factures" in text  # a reason, in French
-    assert alert.payload["model_version"] in text
+    assert alert.payload["model_version"] not in text  # on the payment's page, not on each row
     assert "1 000 000 sats (600 000 XOF)" in text
 
 
@@ -122,7 +123,7 @@ def test_a_missing_reason_changes_nothing(analyst_client):
     assert "reason" in response.context["form"].errors
     payment.refresh_from_db()
     assert payment.status == "held" and not _alert(payment).resolved
-    assert not AnalystAction.objects.exists()
+    assert not AnalystAction.objects.exclude(target_type="case").exists()
     assert not Notification.objects.filter(kind="payment_released").exists()
 
 
@@ -160,7 +161,7 @@ def test_staff_without_the_group_gets_403_and_cannot_review(client):
     )
     assert response.status_code == 403
     payment.refresh_from_db()
-    assert payment.status == "held" and not AnalystAction.objects.exists()
+    assert payment.status == "held" and not AnalystAction.objects.exclude(target_type="case").exists()
 
 
 def test_viewing_payments_is_not_enough_to_release_them(client):
@@ -173,7 +174,7 @@ def test_viewing_payments_is_not_enough_to_release_them(client):
     assert 'id="review-payment"' not in page
     _review(client, "release", [payment], apply="1", reason="x")
     payment.refresh_from_db()
-    assert payment.status == "held" and not AnalystAction.objects.exists()
+    assert payment.status == "held" and not AnalystAction.objects.exclude(target_type="case").exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -264,3 +265,40 @@ def test_a_superuser_with_debug_on_sees_the_ground_truth_read_only(client, setti
     client.post(reverse("admin:sunusav_payment_change", args=[payment.pk]), data)
     payment.refresh_from_db()
     assert (payment.is_fraud_label, payment.fraud_pattern) == (True, "rapid_repeat")
+
+
+def test_the_queue_row_is_short_reasons_cut_with_their_sentences_in_a_title(analyst_client):
+    payment = held_payment()
+    alert = _alert(payment)
+    sentences = [reason["fr"] for reason in alert.payload["reasons"]]
+    text = _text(analyst_client.get(CHANGELIST))
+    cell = re.search(r'<td class="field-reasons">(.*?)</td>', text, re.S).group(1)
+    assert "<ul" not in cell
+    title = re.search(r'title="([^"]*)"', cell).group(1)
+    for sentence in sentences:
+        assert html.escape(sentence, quote=True).split(" (")[0] in title
+    shown = re.sub(r"<[^>]+>", "", cell).strip()
+    assert len(shown) <= 45, shown
+    score = re.search(r'<td class="field-fraud_score">(.*?)</td>', text, re.S).group(1)
+    assert "risk-badge-hold" in score and alert.payload["model_version"] not in score
+
+
+@pytest.mark.parametrize("url", [reverse("admin:sunusav_payment_changelist"), CHANGELIST])
+@pytest.mark.parametrize("lookup", ["is_fraud_label__exact=1", "is_fraud_label=True", "fraud_pattern=rapid_repeat"])
+def test_the_lists_cannot_be_filtered_on_the_ground_truth_either(analyst_client, settings, url, lookup):
+    """A filter typed in the address bar would sort the queue by the answer key: refused, nothing listed."""
+    settings.DEBUG = False
+    PaymentFactory(status="held", is_fraud_label=True, fraud_pattern="rapid_repeat")
+    PaymentFactory(status="held", is_fraud_label=False)
+    response = analyst_client.get(f"{url}?{lookup}")
+    assert response.status_code == 400
+    assert "cl" not in (response.context or {})
+
+
+def test_a_superuser_with_debug_on_may_filter_on_the_ground_truth(client, settings):
+    settings.DEBUG = True
+    client.force_login(User.objects.create_superuser("chef", password="x"))
+    fraud = PaymentFactory(status="held", is_fraud_label=True)
+    PaymentFactory(status="held", is_fraud_label=False)
+    response = client.get(f"{CHANGELIST}?is_fraud_label__exact=1")
+    assert list(response.context["cl"].result_list) == [fraud]

@@ -1,4 +1,4 @@
-"""Analysts release or reject held payments: once, audited, alerts resolved, member told of a release."""
+"""Analysts release or reject held payments: once, audited, alerts resolved, member told of the outcome."""
 
 import pytest
 from django.contrib.auth.models import User
@@ -58,3 +58,22 @@ def test_a_released_payment_is_never_held_again():
     payment_screen(payment=payment)
     payment.refresh_from_db()
     assert payment.status == "released"
+
+
+# What a member is told of a rejection: the same neutral words whatever the reason (no tipping-off, docs/CENTIF.md).
+SUSPICION_WORDS = ["fraud", "suspect", "soupçon", "centif", "déclar", "report", "enquête", "investigat", "bloqu"]
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_a_rejection_tells_the_member_in_neutral_words_only(expired):
+    payment = PaymentFactory(status="held", amount_sats=2_000)
+    reason = "fraude confirmée, déclaration CENTIF en préparation"
+    actor = None if expired else _user("analyste")
+    payment_review(payment_id=payment.pk, action="reject", actor=actor, reason=reason, expired=expired)
+    (notification,) = Notification.objects.filter(member=payment.member)
+    assert (notification.kind, notification.dedupe_key) == ("payment_rejected", f"payment_rejected:{payment.pk}")
+    assert notification.message_fr.startswith("Votre paiement de 2000 sats n'a pas pu aboutir.")
+    assert notification.message_en.startswith("Your payment of 2000 sats could not be completed.")
+    told = f"{notification.message_fr} {notification.message_en} {notification.payload}".lower()
+    assert not [word for word in SUSPICION_WORDS if word in told], told
+    assert notification.payload == {"amount_sats": 2_000, "payment_id": str(payment.pk)}  # never the reason

@@ -4,7 +4,15 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from sunusav.audit_trail import ADMIN_GROUP, ADMIN_PERMISSIONS, ANALYST_GROUP, ANALYST_PERMISSIONS, action_record
+from sunusav.audit_trail import (
+    ADMIN_GROUP,
+    ADMIN_PERMISSIONS,
+    ANALYST_GROUP,
+    ANALYST_PERMISSIONS,
+    COMPLIANCE_GROUP,
+    COMPLIANCE_PERMISSIONS,
+    action_record,
+)
 from sunusav.models import AnalystAction
 from tests.factories import MemberFactory
 
@@ -17,10 +25,12 @@ def _staff(group: str) -> User:
     return User.objects.get(pk=user.pk)  # fresh permission cache
 
 
-def test_the_migration_creates_both_groups_with_their_permissions():
-    analyst, admin = _staff(ANALYST_GROUP), _staff(ADMIN_GROUP)
+def test_the_migrations_create_the_groups_with_their_permissions():
+    analyst, admin, compliance = _staff(ANALYST_GROUP), _staff(ADMIN_GROUP), _staff(COMPLIANCE_GROUP)
     assert all(analyst.has_perm(p) for p in ANALYST_PERMISSIONS)
     assert all(admin.has_perm(p) for p in ADMIN_PERMISSIONS)
+    assert set(compliance.get_all_permissions()) == set(COMPLIANCE_PERMISSIONS)
+    assert not analyst.has_perm("cases.approve_case") and not admin.has_perm("cases.approve_report")
     assert not analyst.has_perm("sunusav.activate_modelversion")
     assert not analyst.has_perm("sunusav.train_modelversion")
     assert not analyst.has_perm("alerts.delete_aialert")

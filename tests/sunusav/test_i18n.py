@@ -26,7 +26,7 @@ PO = LOCALE / "en" / "LC_MESSAGES" / "django.po"
 MO = LOCALE / "en" / "LC_MESSAGES" / "django.mo"
 
 # Where the product's own strings live, and the options locale/README.md gives makemessages.
-SOURCE_DIRS = ("alerts", "backoffice", "credit", "fraud", "sunusav", "templates")
+SOURCE_DIRS = ("alerts", "backoffice", "cases", "credit", "fraud", "sunusav", "templates")
 MAKEMESSAGES = ["makemessages", "-l", "en", "--add-location=file", "--no-obsolete", "--ignore=.venv"]
 
 # A printf placeholder as gettext's python-format sees it: %(name)s, %(minutes)02d, %(average).0f, %%.
@@ -197,12 +197,12 @@ PAGES = {
         ["Task queues", "Model health", "Alerts by type"],
     ),
     "admin:alerts_aialert_changelist": (
-        ["Résoudre les alertes sélectionnées", "Statut / type", "Score / bande", "Fraude suspectée"],
-        ["Resolve selected alerts", "Status / type", "Score / band", "Suspected fraud"],
+        ["Résoudre les alertes sélectionnées", "Statut / type", "Montant", "Fraude suspectée"],
+        ["Resolve selected alerts", "Status / type", "Amount", "Suspected fraud"],
     ),
     "admin:sunusav_heldpayment_changelist": (
-        ["Libérer les paiements sélectionnés", "Rejeter les paiements sélectionnés", "Score de fraude / modèle"],
-        ["Release selected payments", "Reject selected payments", "Fraud score / model"],
+        ["Libérer les paiements sélectionnés", "Rejeter les paiements sélectionnés", "Score de fraude"],
+        ["Release selected payments", "Reject selected payments", "Fraud score"],
     ),
 }
 

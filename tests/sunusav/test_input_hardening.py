@@ -130,6 +130,8 @@ def test_nesting_just_past_the_limit_is_refused_and_at_the_limit_is_parsed(clien
         ),
         ("/api/fraud/check", json.dumps({**FRAUD, "user_id": "a\ud800b"})),
     ],
+    # Stable ids (one body holds fresh uuids): pytest-xdist's workers must collect the same names.
+    ids=["fraud-key", "credit-key", "event-value", "fraud-user-id"],
 )
 def test_lone_surrogates_are_a_400_json_answer(client, url, raw):
     assert "\\ud8" in raw or "\\udf" in raw

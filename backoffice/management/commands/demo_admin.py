@@ -1,4 +1,4 @@
-"""Create (or reset) the demo's logins and print them: a superuser, a risk analyst and a risk admin."""
+"""Create (or reset) the demo's logins and print them: a superuser, a risk analyst, a risk admin and a compliance officer."""
 
 import secrets
 
@@ -6,13 +6,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP, groups_ensure
+from sunusav.audit_trail import ADMIN_GROUP, ANALYST_GROUP, COMPLIANCE_GROUP, groups_ensure
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo superuser 'admin' and the staff users 'analyste' (Risk analyst) and "
-        "'admin-risques' (Risk admin), each with a fresh random password, and print the logins."
+        "'admin-risques' (Risk admin) and 'conformite' (Compliance officer: the second pair of eyes), each with a fresh random password, and print the logins."
     )
 
     def add_arguments(self, parser):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         users = [(username, None)]
         if not no_staff:
             groups_ensure()
-            users += [("analyste", ANALYST_GROUP), ("admin-risques", ADMIN_GROUP)]
+            users += [("analyste", ANALYST_GROUP), ("admin-risques", ADMIN_GROUP), ("conformite", COMPLIANCE_GROUP)]
         for name, group in users:
             secret = password or secrets.token_urlsafe(9)
             user, _ = get_user_model().objects.get_or_create(username=name)

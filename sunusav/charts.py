@@ -1,4 +1,4 @@
-"""Small server-rendered SVG charts for the back-office (no JavaScript, no CDN).
+"""Small server-rendered SVG charts for the back-office pages of every app (no JavaScript, no CDN).
 
 Production networks have no internet, so charts are drawn here as inline SVG:
 a vertical bar chart (one or several series side by side), a horizontal bar
@@ -105,17 +105,20 @@ def bar_chart(
     height: int = 220,
     unit: str = "",
     label_every: int = 1,
+    reference: tuple[str, float] | None = None,
 ) -> SafeString:
     """Return an SVG chart with one group of bars per label, one bar per series.
 
-    `label_every` writes only every n-th label under the axis (e.g. hours).
+    `label_every` writes only every n-th label under the axis (e.g. hours);
+    `reference` (name, value) draws a dashed line at that value (a capacity),
+    the axis reaching it.
     """
     series = [series] if isinstance(series, Series) else list(series)
-    left, right, top = 52.0, 8.0, 22.0 if len(series) > 1 else 8.0
+    left, right, top = 52.0, 8.0, 22.0 if len(series) > 1 or reference else 8.0
     bottom = 34.0
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((float(v) for s in series for v in s.values if v is not None), default=0.0)
-    top_value = _nice_max(peak)
+    top_value = _nice_max(max(peak, float(reference[1]) if reference else 0.0))
     body = _y_axis(left, top, plot_h, width - right, top_value, unit)
     group_w = plot_w / max(len(labels), 1)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1.0)
@@ -137,6 +140,17 @@ def bar_chart(
                 f'<text x="{_num(left + (i + 0.5) * group_w)}" y="{_num(height - bottom + 14)}" '
                 f'text-anchor="middle" fill="#333">{escape(str(label))}</text>'
             )
+    if reference is not None:
+        name, value = reference
+        y = top + plot_h * (1 - max(float(value), 0.0) / top_value)
+        text = f"{name} : {_fmt(value, unit)}"
+        body.append(
+            f'<line class="reference" data-value="{float(value)!r}" x1="{_num(left)}" y1="{_num(y)}" '
+            f'x2="{_num(width - right)}" y2="{_num(y)}" stroke="{PALETTE[2]}" stroke-width="1.5" '
+            f'stroke-dasharray="5 3"><title>{escape(text)}</title></line>'
+            f'<text x="{_num(width - right)}" y="{_num(y - 4)}" text-anchor="end" fill="{PALETTE[2]}">'
+            f"{escape(text)}</text>"
+        )
     if len(series) > 1:
         body.extend(_legend(series, left, 12))
     return _svg(width, height, title, body)

@@ -1,10 +1,10 @@
-"""The dashboard's SVG charts: valid SVG whose marks follow the data."""
+"""The back-office's SVG charts (dashboard, model cards, backtest report): valid SVG whose marks follow the data."""
 
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from backoffice.charts import Series, _nice_max, bar_chart, hbar_chart, line_chart
+from sunusav.charts import Series, _nice_max, bar_chart, hbar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -90,3 +90,15 @@ def test_line_points_rise_with_the_values():
 
 def test_axis_maximum_is_a_round_number_at_or_above_the_peak():
     assert [_nice_max(v) for v in (0, 0.3, 1, 7, 40, 41, 250, 999, 1001)] == [1, 0.5, 1, 10, 50, 50, 250, 1000, 2000]
+
+
+def test_a_reference_line_stands_at_its_value_and_the_axis_reaches_it():
+    root = _parse(bar_chart(["a", "b"], Series("n", [3, 6]), title="t", height=220, reference=("capacité", 20)))
+    (line,) = [e for e in root.iter(f"{SVG}line") if e.get("class") == "reference"]
+    assert float(line.get("data-value")) == 20 and line.get("stroke-dasharray")
+    bars = _bars(root)
+    bottom = float(bars[0].get("y")) + float(bars[0].get("height"))
+    # 20 is the axis' top (a round value): the line is at the top of the plot, the bars to the same scale.
+    assert float(line.get("y1")) == pytest.approx(22.0)
+    assert float(bars[1].get("height")) == pytest.approx((bottom - 22.0) * 6 / 20, abs=0.01)
+    assert "capacité : 20" in "".join(root.itertext())

@@ -1,0 +1,114 @@
+"""The member's own baseline: hand-built histories, unknowns, and the two forms (numpy and one query) agreeing."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from fraud.features import history_from_rows
+from fraud.member_context import CONTEXT, context_from_history, member_context_at
+from sunusav.models import Member, Payment
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ("id", "member_id", "created_at", "kind", "device_id", "location", "amount_sats")
+COL = {name: i for i, name in enumerate(CONTEXT)}
+DAY9 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def _pay(member, at, amount, kind="invoice", device="dev-a", location="Dakar"):
+    return Payment(
+        member=member,
+        created_at=at,
+        amount_sats=amount,
+        kind=kind,
+        device_id=device,
+        location=location,
+        status="settled",
+    )
+
+
+def _vectorised(member):
+    rows = list(Payment.objects.filter(member=member).order_by("created_at").values_list(*FIELDS))
+    micros = np.array([int(r[2].timestamp() * 1_000_000) for r in rows], dtype=np.int64)
+    return rows, context_from_history(history_from_rows(rows), micros)
+
+
+def test_a_vendor_s_morning_invoices_are_ordinary_for_the_vendor():
+    vendor = Member.objects.create(display_name="Awa vendeuse")
+    payments = [
+        _pay(vendor, DAY9 + dt.timedelta(days=d, minutes=2 * i), 1_500 + 10 * i) for d in range(10) for i in range(25)
+    ]
+    Payment.objects.bulk_create(payments)
+    at = DAY9 + dt.timedelta(days=10, minutes=30)
+    ctx = member_context_at(member_id=vendor.pk, at=at, amount_sats=1_600, device="dev-a", location="Dakar")
+    assert ctx[COL["member_payments_90d"]] == 250
+    assert abs(ctx[COL["amount_z_90d"]]) < 1.5  # an amount like her others
+    assert ctx[COL["invoice_rate_hour_90d"]] == pytest.approx(250 / 90)  # all at 9 h, Dakar time
+    assert ctx[COL["device_seen_days"]] == pytest.approx(10 + 30 / 1440, abs=1e-6)
+    assert ctx[COL["account_age_days"]] == pytest.approx(ctx[COL["device_seen_days"]])
+    # At 15 h she has no invoicing habit.
+    later = member_context_at(member_id=vendor.pk, at=at + dt.timedelta(hours=6), amount_sats=1_600)
+    assert later[COL["invoice_rate_hour_90d"]] == 0
+
+
+def test_a_new_phone_then_at_once_a_large_transfer_stands_out():
+    member = Member.objects.create(display_name="Moussa")
+    Payment.objects.bulk_create(
+        [_pay(member, DAY9 + dt.timedelta(days=2 * i), 5_000 + 100 * i, kind="payment") for i in range(20)]
+    )
+    at = DAY9 + dt.timedelta(days=41)
+    ctx = member_context_at(member_id=member.pk, at=at, amount_sats=500_000, device="dev-new", location="Dakar")
+    assert ctx[COL["device_seen_days"]] == 0  # never seen for him
+    assert ctx[COL["location_seen_days"]] > 30
+    assert ctx[COL["amount_z_90d"]] > 10
+
+
+def test_unknowns_stay_unknown():
+    member = Member.objects.create(display_name="Nouveau")
+    Payment.objects.bulk_create([_pay(member, DAY9, 2_000), _pay(member, DAY9 + dt.timedelta(hours=1), 2_000)])
+    ctx = member_context_at(member_id=member.pk, at=DAY9 + dt.timedelta(days=1), amount_sats=3_000)
+    assert np.isnan(ctx[COL["amount_z_90d"]])  # two earlier payments are not a baseline
+    assert np.isnan(ctx[COL["device_seen_days"]]) and np.isnan(ctx[COL["location_seen_days"]])  # none named
+    assert ctx[COL["member_payments_90d"]] == 2 and ctx[COL["account_age_days"]] == pytest.approx(1.0)
+
+
+def test_the_window_is_ninety_days_and_the_payment_itself_never_counts():
+    member = Member.objects.create(display_name="Ancien")
+    old = _pay(member, DAY9 - dt.timedelta(days=95), 9_000)
+    Payment.objects.bulk_create([old, *(_pay(member, DAY9 + dt.timedelta(hours=h), 1_000) for h in range(4))])
+    rows, ctx = _vectorised(member)
+    assert ctx[0, COL["member_payments_90d"]] == 0 and ctx[0, COL["account_age_days"]] == 0
+    assert ctx[1, COL["member_payments_90d"]] == 0  # the 95-day-old one is out of the window
+    assert ctx[4, COL["member_payments_90d"]] == 3
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_one_query_form_gives_the_numpy_form_s_answer_for_every_stored_payment(seed):
+    rng = np.random.default_rng(seed)
+    members = [Member.objects.create(display_name=f"M{seed}-{i}") for i in range(3)]
+    start = timezone.now() - dt.timedelta(days=150)
+    rows = []
+    for member in members:
+        t = start
+        for _ in range(int(rng.integers(5, 60))):
+            t += dt.timedelta(seconds=float(rng.exponential(3 * 86_400)) + 1)
+            rows.append(
+                _pay(
+                    member,
+                    t,
+                    int(rng.lognormal(8, 1.5)) + 1,
+                    kind="invoice" if rng.random() < 0.5 else "payment",
+                    device=rng.choice(["", "d1", "d2", "d3"]),
+                    location=rng.choice(["", "Dakar", "Touba", "Thiès"]),
+                )
+            )
+    Payment.objects.bulk_create(rows)
+    for member in members:
+        stored, vectorised = _vectorised(member)
+        for i, row in enumerate(stored):
+            one = member_context_at(
+                member_id=member.pk, at=row[2], amount_sats=row[6], device=row[4], location=row[5], exclude=row[0]
+            )
+            np.testing.assert_allclose(one, vectorised[i], rtol=1e-9, atol=1e-6, equal_nan=True, err_msg=str(i))
