@@ -46,6 +46,7 @@ CHANGE_WINDOW_SEC = 24 * 3600
 HISTORY_WINDOW = dt.timedelta(seconds=TIME_SINCE_LAST_CAP_SEC)
 
 _MS = 1000
+_UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Sort key = member code * 2**40 + milliseconds since the earliest row: 2**40 ms
 # is ~34 years of history, and 2**23 members fit below int64's limit.
 _TIME_BITS = 40
@@ -93,9 +94,9 @@ def features_from_history(history: History) -> np.ndarray:
     if n == 0:
         return np.zeros((0, len(FEATURES)), dtype=np.float64)
     _, member_code = np.unique(history.member.astype(str), return_inverse=True)
-    epoch = min(history.created_at)
+    # Microseconds since the Unix epoch, as the backtest reads them: the same clock gives the same features.
     micros = np.fromiter(
-        ((t - epoch) // dt.timedelta(microseconds=1) for t in history.created_at), dtype=np.int64, count=n
+        ((t - _UNIX_EPOCH) // dt.timedelta(microseconds=1) for t in history.created_at), dtype=np.int64, count=n
     )
     return features_from_columns(
         member=member_code,
@@ -132,8 +133,11 @@ def features_from_columns(
         return out
     member_code = np.asarray(member, dtype=np.int64)
     micros = np.asarray(micros, dtype=np.int64)
-    micros = micros - micros.min()
+    # Whole milliseconds of the clock, then moved to start at 0: the floor must not depend on which rows
+    # came with this one (a backtest chunk and a stored payment's check read different histories).
     millis = micros // 1000
+    millis = millis - millis.min()
+    micros = micros - micros.min()
     if millis.max() >= (1 << _TIME_BITS) - CHANGE_WINDOW_SEC * _MS:
         raise ValueError("history spans more than 34 years")
     key = (member_code << _TIME_BITS) + millis
