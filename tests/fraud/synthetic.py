@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import numpy as np
 from django.utils import timezone
@@ -16,7 +17,10 @@ def synthetic_world(*, members: int = 60, seed: int = 0, fraud_members: int = 12
     # Anchored at the start of today: the world's hours of the day (which the member baseline reads) do not
     # depend on when the test runs, so a seed gives the same world at any time.
     now = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    people = Member.objects.bulk_create([Member(display_name=f"Synth {seed}-{i}") for i in range(members)])
+    # Ids from the seed too: training splits members by sorted id, so random ids would change the split per run.
+    people = Member.objects.bulk_create(
+        [Member(id=uuid.UUID(bytes=rng.bytes(16), version=4), display_name=f"Synth {seed}-{i}") for i in range(members)]
+    )
     rows = []
     patterns = ["account_takeover", "invoice_burst", "rapid_repeat", "structuring"]
     for index, member in enumerate(people):
