@@ -51,7 +51,7 @@ from fraud.features import FEATURES
 from fraud.member_context import CONTEXT_KEY, member_context_at
 from fraud.selectors import (
     fraud_alert_for_payment,
-    members_by_reference,
+    member_ids_by_reference,
     payment_features,
     payment_features_at,
     payments_by_id,
@@ -234,11 +234,11 @@ def _result_from_alert(alert: AIAlert) -> CheckResult:
 _SEVERITY = {"allow": 0, "review": 1, "hold": 2}
 
 
-def _with_context(row: dict, member: Member | None, *, at: datetime) -> dict:
+def _with_context(row: dict, member_id: uuid.UUID | None, *, at: datetime) -> dict:
     """The check's row with its member's baseline at `at` (an unknown member keeps the population defaults)."""
-    if member is None:
+    if member_id is None:
         return row
-    values = member_context_at(member_id=member.pk, at=at, amount_sats=float(row["amount_sats"]))
+    values = member_context_at(member_id=member_id, at=at, amount_sats=float(row["amount_sats"]))
     return {**row, CONTEXT_KEY: values}
 
 
@@ -417,7 +417,7 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
     checked: list[CheckedItem | None] = [None] * len(items)
     plain = [i for i, item in enumerate(items) if not item.get("payment_id")]
     if plain:
-        members = members_by_reference(references={items[i]["user_id"] for i in plain})
+        members = member_ids_by_reference(references={items[i]["user_id"] for i in plain})
         rows = [items[i] for i in plain]
         if context_read():  # the member's own baseline, for a model that reads it (fraud.member_context)
             now = timezone.now()
@@ -429,11 +429,10 @@ def fraud_checks_run(*, items: list[dict], token: str = "") -> list[CheckedItem]
         for i, result in zip(plain, results, strict=True):
             item = items[i]
             checked[i] = CheckedItem(result=result)
-            member = members.get(item["user_id"])
             meta = _metric_meta(
                 result=result, features=item, payment=None, user_ref=item["user_id"], token=token, replay=False
             )
-            rows.append((member.pk if member else None, METRIC_KEY, result.fraud_score, {**meta, **trace}))
+            rows.append((members.get(item["user_id"]), METRIC_KEY, result.fraud_score, {**meta, **trace}))
         audit_metrics_write(rows)
         timings.mark("writes")
     for index, item in enumerate(items):
