@@ -17,7 +17,12 @@ before this payment (the payment itself never counts):
   place) was first seen for the member within the window; 0 when it is new;
   unknown (NaN) when the payment names none;
 - `account_age_days`: days since the member's first payment within the
-  window (at most `CONTEXT_DAYS`); 0 for a first payment.
+  window (at most `CONTEXT_DAYS`); 0 for a first payment;
+- `own_payout_days`: signed days from the payment to the nearest payout of
+  a tontine seat the member holds (the seat at position p collects the pot
+  of round p, due `started_at + p * cycle`: `Tontine.current_round`), so a
+  collector receiving the other seats' invoices on their payout day is near
+  0; unknown (NaN) for a member with no seat.
 
 Unknown members (a check whose `user_id` is not a stored member) get NaN in
 every column: the population's default, which the supervised layer learned
@@ -35,15 +40,15 @@ histories.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import numpy as np
-from django.db.models import Count, F, FloatField, Min, Q, Sum
-from django.db.models.functions import ExtractHour, Ln
+from django.db import connection
 from django.utils import timezone
 
 from fraud.features import sorted_by_member_time
-from sunusav.models import Payment
+from sunusav.models import Membership, Payment, Tontine
 
 CONTEXT = (
     "amount_z_90d",
@@ -52,12 +57,14 @@ CONTEXT = (
     "device_seen_days",
     "location_seen_days",
     "account_age_days",
+    "own_payout_days",
 )
 CONTEXT_DAYS = 90
 MIN_BASELINE = 3
 MIN_LOG_STD = 0.25
 _DAY_US = 86_400 * 1_000_000
 _HOUR_US = 3_600 * 1_000_000
+_UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _TIME_BITS = 40  # milliseconds in a key's low bits (as fraud.features)
 # The key of a check's row that carries its member baseline (an array of CONTEXT values) to the model.
 CONTEXT_KEY = "_member_context"
@@ -87,8 +94,12 @@ def context_from_columns(
     amount_sats: np.ndarray,
     order: np.ndarray,
     blank="",
+    payout_days: np.ndarray | None = None,
 ) -> np.ndarray:
     """The context columns (n, len(CONTEXT)) of every row, in the given order.
+
+    `payout_days`: the `own_payout_days` column, already computed
+    (`own_payout_days`); NaN when not given.
 
     `micros`: int64 microseconds since the Unix epoch (the hour of the day
     reads them); the other arguments as `fraud.features.features_from_columns`.
@@ -150,14 +161,45 @@ def context_from_columns(
         days[v == blank] = np.nan
         return days
 
-    out[s] = np.column_stack([z, previous, rate, seen_days(device), seen_days(location), account_age])
+    payout = np.full(n, np.nan) if payout_days is None else np.asarray(payout_days, dtype=np.float64)[s]
+    out[s] = np.column_stack([z, previous, rate, seen_days(device), seen_days(location), account_age, payout])
+    return out
+
+
+def seat_payouts() -> dict[str, np.ndarray]:
+    """Each stored member's seat payouts (str(member id) -> epoch microseconds of each seat's payout)."""
+    seats: dict[str, list[int]] = {}
+    rows = Membership.objects.values_list("member_id", "position", "tontine__started_at", "tontine__cycle")
+    for member_id, position, started_at, cycle in rows.iterator(chunk_size=5_000):
+        payout = started_at + dt.timedelta(days=Tontine.days_of_cycle(cycle) * position)
+        seats.setdefault(str(member_id), []).append((payout - _UNIX_EPOCH) // dt.timedelta(microseconds=1))
+    return {member: np.array(values, dtype=np.int64) for member, values in seats.items()}
+
+
+def own_payout_days(member: np.ndarray, micros: np.ndarray, seats: dict[str, np.ndarray]) -> np.ndarray:
+    """Signed days from each row (`member`: str ids, `micros`: epoch µs) to its member's nearest seat payout."""
+    out = np.full(member.size, np.nan)
+    if not seats or not member.size:
+        return out
+    codes, inverse = np.unique(member, return_inverse=True)
+    by_member = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[by_member], np.arange(codes.size + 1))
+    for k, member_id in enumerate(codes.tolist()):
+        payouts = seats.get(member_id)
+        if payouts is None:
+            continue
+        rows = by_member[bounds[k] : bounds[k + 1]]
+        delta = (micros[rows][:, None] - payouts[None, :]) / _DAY_US
+        out[rows] = delta[np.arange(rows.size), np.abs(delta).argmin(axis=1)]
     return out
 
 
 def context_from_history(history, micros: np.ndarray) -> np.ndarray:
     """`context_from_columns` of a `fraud.features.History` (`micros`: its epoch microseconds)."""
-    _, member_code = np.unique(history.member.astype(str), return_inverse=True)
+    members = history.member.astype(str)
+    _, member_code = np.unique(members, return_inverse=True)
     return context_from_columns(
+        payout_days=own_payout_days(members, np.asarray(micros, dtype=np.int64), seat_payouts()),
         member=member_code,
         micros=micros,
         is_invoice=history.is_invoice,
@@ -168,6 +210,54 @@ def context_from_history(history, micros: np.ndarray) -> np.ndarray:
     )
 
 
+def _window_sql(vendor: str, *, exclude: bool) -> str:
+    """The one aggregate over a member's window, written once per database vendor (see `member_context_at`)."""
+    if vendor == "postgresql":
+        hour = "EXTRACT(HOUR FROM created_at AT TIME ZONE %(tz)s)"
+        since_start = "(EXTRACT(EPOCH FROM (%(at)s - t.started_at)) / 86400.0)::float8"
+    else:  # SQLite keeps datetimes as UTC text: the hour is two characters of it, moved by the site's offset
+        hour = "((CAST(substr(created_at, 12, 2) AS INTEGER) + %(offset_hours)s) %% 24)"
+        since_start = "(julianday(%(at)s) - julianday(t.started_at))"
+    weekly, monthly = Tontine.Cycle.WEEKLY, Tontine.Cycle.MONTHLY
+    days = f"WHEN '{weekly.value}' THEN {Tontine.days_of_cycle(weekly)} ELSE {Tontine.days_of_cycle(monthly)}"
+    cycle = f"(CASE t.cycle {days} END)"
+    # The member's nearest own payout (own_payout_days): a scalar subquery over their seats, in the same statement.
+    payout = (
+        f"(SELECT d FROM (SELECT {since_start} - s.position * {cycle} AS d "
+        f"FROM {Membership._meta.db_table} s JOIN {Tontine._meta.db_table} t ON t.id = s.tontine_id "
+        "WHERE s.member_id = %(member)s) seat_days ORDER BY ABS(d) LIMIT 1)"
+    )
+    return (
+        "SELECT COUNT(*), SUM(LN(amount_sats)), SUM(LN(amount_sats) * LN(amount_sats)), MIN(created_at), "
+        f"COUNT(*) FILTER (WHERE kind = %(invoice)s AND {hour} = %(hour)s), "
+        "MIN(created_at) FILTER (WHERE device_id = %(device)s), "
+        "MIN(created_at) FILTER (WHERE location = %(location)s), "
+        f"{payout} "
+        f"FROM {Payment._meta.db_table} "
+        "WHERE member_id = %(member)s AND created_at >= %(start)s AND created_at < %(at)s"
+        + (" AND id <> %(exclude)s" if exclude else "")
+    )
+
+
+_SQL: dict[tuple[str, bool], str] = {}
+_INVOICE = Payment.Kind.INVOICE.value
+
+
+@functools.cache
+def _site_offset() -> tuple[str, int]:
+    """The site's time zone name and its fixed UTC offset in seconds (Dakar keeps UTC all year)."""
+    site = timezone.get_default_timezone()
+    offset = site.utcoffset(dt.datetime(2026, 1, 1)) or dt.timedelta(0)
+    return str(site), int(offset.total_seconds())
+
+
+def _aware(value) -> dt.datetime | None:
+    # PostgreSQL returns aware datetimes; SQLite returns the stored UTC text.
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
 def member_context_at(
     *, member_id, at: dt.datetime, amount_sats: float, device: str = "", location: str = "", exclude=None
 ) -> np.ndarray:
@@ -175,38 +265,47 @@ def member_context_at(
 
     The member's payments in [at - CONTEXT_DAYS, at) (`exclude`: a stored
     payment's own id, left out); blank `device` / `location`: unknown (NaN).
+    The query is one statement over the (member, created_at) index, written
+    once per database vendor and run through the connection's cursor: the
+    same aggregate built through the ORM (annotate, seven aggregates with
+    filters, the hour through Django's SQLite function) cost 1.4 ms a check
+    against 65 µs (measured on SQLite, a member with 15 payments); a test
+    checks both forms agree with `context_from_columns`.
     """
-    local_hour = int(_hour_of_day(np.array([int(at.timestamp() * 1_000_000)]))[0])
-    window = Payment.objects.filter(member_id=member_id, created_at__gte=at - dt.timedelta(days=CONTEXT_DAYS))
-    window = window.filter(created_at__lt=at)
-    if exclude is not None:
-        window = window.exclude(pk=exclude)
-    log_amount = Ln(F("amount_sats"), output_field=FloatField())
-    aggregates = {
-        "n": Count("pk"),
-        "s1": Sum(log_amount),
-        "s2": Sum(log_amount * log_amount),
-        "first": Min("created_at"),
-        "invoices": Count("pk", filter=Q(kind=Payment.Kind.INVOICE, hour=local_hour)),
-        "device_first": Min("created_at", filter=Q(device_id=device)) if device else Min("created_at"),
-        "location_first": Min("created_at", filter=Q(location=location)) if location else Min("created_at"),
+    vendor = connection.vendor
+    key = (vendor, exclude is not None)
+    sql = _SQL.get(key) or _SQL.setdefault(key, _window_sql(vendor, exclude=exclude is not None))
+    tz, offset_seconds = _site_offset()
+    ops, pk = connection.ops, Payment._meta.pk
+    params = {
+        "tz": tz,
+        "offset_hours": offset_seconds // 3600,
+        "invoice": _INVOICE,
+        "hour": (int(at.timestamp()) + offset_seconds) // 3600 % 24,  # as _hour_of_day
+        "device": device,
+        "location": location,
+        "member": Payment._meta.get_field("member").get_db_prep_value(member_id, connection),
+        "start": ops.adapt_datetimefield_value(at - dt.timedelta(days=CONTEXT_DAYS)),
+        "at": ops.adapt_datetimefield_value(at),
+        "exclude": None if exclude is None else pk.get_db_prep_value(exclude, connection),
     }
-    row = window.annotate(hour=ExtractHour("created_at", tzinfo=timezone.get_current_timezone())).aggregate(
-        **aggregates
-    )
-    n = int(row["n"])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        n, s1, s2, first, invoices, device_first, location_first, payout_days = cursor.fetchone()
+    n = int(n)
     out = np.full(len(CONTEXT), np.nan)
     out[1] = float(n)
     if n >= MIN_BASELINE:
-        mean = row["s1"] / n
-        std = math.sqrt(max(row["s2"] / n - mean * mean, 0.0))
+        mean = s1 / n
+        std = math.sqrt(max(s2 / n - mean * mean, 0.0))
         out[0] = (math.log(max(float(amount_sats), 1.0)) - mean) / max(std, MIN_LOG_STD)
-    out[2] = int(row["invoices"]) / CONTEXT_DAYS
+    out[2] = int(invoices) / CONTEXT_DAYS
 
     def days_since(first) -> float:
-        return 0.0 if first is None else (at - first) / dt.timedelta(days=1)
+        return 0.0 if first is None else (at - _aware(first)) / dt.timedelta(days=1)
 
-    out[3] = days_since(row["device_first"]) if device else np.nan
-    out[4] = days_since(row["location_first"]) if location else np.nan
-    out[5] = days_since(row["first"])
+    out[3] = days_since(device_first) if device else np.nan
+    out[4] = days_since(location_first) if location else np.nan
+    out[5] = days_since(first)
+    out[6] = np.nan if payout_days is None else float(payout_days)
     return out

@@ -112,7 +112,12 @@ class Tontine(models.Model):
 
     @property
     def cycle_days(self) -> int:
-        return 7 if self.cycle == self.Cycle.WEEKLY else 30
+        return self.days_of_cycle(self.cycle)
+
+    @classmethod
+    def days_of_cycle(cls, cycle: str) -> int:
+        """The days between two payouts of a tontine of this `cycle`."""
+        return 7 if cycle == cls.Cycle.WEEKLY else 30
 
     def current_round(self, now: datetime) -> tuple[int, datetime]:
         """Return the round under way at `now` (1 before the start) and when its payout is due."""

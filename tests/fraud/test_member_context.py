@@ -9,6 +9,7 @@ from django.utils import timezone
 from fraud.features import history_from_rows
 from fraud.member_context import CONTEXT, context_from_history, member_context_at
 from sunusav.models import Member, Payment
+from tests.factories import MembershipFactory, TontineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +113,34 @@ def test_the_one_query_form_gives_the_numpy_form_s_answer_for_every_stored_payme
                 member_id=member.pk, at=row[2], amount_sats=row[6], device=row[4], location=row[5], exclude=row[0]
             )
             np.testing.assert_allclose(one, vectorised[i], rtol=1e-9, atol=1e-6, equal_nan=True, err_msg=str(i))
+
+
+def test_a_collector_s_invoices_on_her_payout_day_are_near_her_own_payout():
+    # Seat 3 of a weekly tontine started on 1 November collects the pot of round 3: due 22 November.
+    tontine = TontineFactory(cycle="weekly", started_at=DAY9 - dt.timedelta(hours=9))
+    collector = MembershipFactory(tontine=tontine, position=3).member
+    other = MembershipFactory(tontine=TontineFactory(cycle="monthly", started_at=DAY9), position=1).member
+    payout = tontine.started_at + dt.timedelta(days=21)
+    Payment.objects.bulk_create(
+        [_pay(collector, DAY9 + dt.timedelta(days=d), 5_000, kind="payment") for d in range(0, 20, 4)]
+        + [_pay(collector, payout + dt.timedelta(hours=10, minutes=3 * i), 10_000) for i in range(8)]
+        + [_pay(other, DAY9 + dt.timedelta(days=d), 5_000) for d in range(3)]
+    )
+    at = payout + dt.timedelta(hours=11)
+    ctx = member_context_at(member_id=collector.pk, at=at, amount_sats=10_000)
+    assert ctx[COL["own_payout_days"]] == pytest.approx(11 / 24, abs=1e-6)
+    # A member's only seat: days since (or, negative, until) its payout, the first of the monthly tontine's.
+    assert member_context_at(member_id=other.pk, at=DAY9, amount_sats=5_000)[COL["own_payout_days"]] == pytest.approx(
+        -30, abs=1e-6
+    )
+    # No seat: unknown.
+    loner = Member.objects.create(display_name="Sans tontine")
+    assert np.isnan(member_context_at(member_id=loner.pk, at=at, amount_sats=1)[COL["own_payout_days"]])
+    # The numpy form (training, backtests) says the same for every stored payment.
+    for member in (collector, other):
+        rows, vectorised = _vectorised(member)
+        for row, expected in zip(rows, vectorised, strict=True):
+            ctx = member_context_at(
+                member_id=member.pk, at=row[2], amount_sats=row[6], device=row[4], location=row[5], exclude=row[0]
+            )
+            assert ctx[COL["own_payout_days"]] == pytest.approx(expected[COL["own_payout_days"]], abs=1e-6)
