@@ -67,12 +67,14 @@ def leave_one_segment_out(
 ) -> list[dict]:
     """For each honest segment, train without its payments; report its false-positive rate under that model.
 
-    The left-out rows keep the features their full history gives them (a
-    real check sees the member's whole past); only the training never sees
-    them, and they keep their member baseline (`context`) when given. Each
-    row of the report also gives the same segment's rate under the model
-    trained on everything, for comparison. `fit_options` go to
-    `fraud_model_fit` (seed, n_estimators, max_samples, since_clip_sec, compare).
+    Both rates are measured on held-out members only: the test half of the
+    model fitted on everything ("seen": the segment was in its training
+    members), whose members the model fitted without the segment never sees
+    either ("unseen": it is fitted on the other members, without the
+    segment's payments). The measured rows keep the features and member
+    baseline (`context`) their full history gives them, as a real check
+    sees the member's whole past. `fit_options` go to `fraud_model_fit`
+    (seed, n_estimators, max_samples, since_clip_sec, compare).
     """
     patterns = np.full(len(labels), "", dtype=object) if patterns is None else patterns
     fit_options.setdefault("compare", False)
@@ -89,25 +91,29 @@ def leave_one_segment_out(
         )
 
     everything = fit(np.ones(len(labels), dtype=bool))
+    held_out = everything.test_rows
     honest = labels == 0
     report = []
-    for segment in only or tuple(sorted(set(segments[honest]) - {""})):
+    for segment in only or tuple(sorted(set(segments[honest & held_out]) - {""})):
         left_out = segments == segment
-        rows = left_out & honest
+        rows = left_out & honest & held_out
         if not rows.any():
             continue
-        without = fit(~left_out)
+        without = fit(~left_out & ~held_out)
         rows_context = None if context is None else context[rows]
         seen = trained_decisions(everything, features[rows], rows_context)
         unseen = trained_decisions(without, features[rows], rows_context)
+        n = int(rows.sum())
         report.append(
             {
                 "segment": segment,
-                "n": int(rows.sum()),
-                "fpr_hold_unseen": _ratio(int((unseen == "hold").sum()), int(rows.sum())),
-                "fpr_hold_or_review_unseen": _ratio(int((unseen != "allow").sum()), int(rows.sum())),
-                "fpr_hold_seen": _ratio(int((seen == "hold").sum()), int(rows.sum())),
-                "fpr_hold_or_review_seen": _ratio(int((seen != "allow").sum()), int(rows.sum())),
+                "n": n,
+                "fpr_hold_unseen": _ratio(int((unseen == "hold").sum()), n),
+                "fpr_hold_or_review_unseen": _ratio(int((unseen != "allow").sum()), n),
+                "fpr_hold_seen": _ratio(int((seen == "hold").sum()), n),
+                "fpr_hold_or_review_seen": _ratio(int((seen != "allow").sum()), n),
+                "serving_seen": everything.layers.get("serving"),
+                "serving_unseen": without.layers.get("serving"),
             }
         )
     return report

@@ -124,6 +124,7 @@ class Trained:
     test_features: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     test_context: np.ndarray | None = None
+    test_rows: np.ndarray | None = None  # the test half's mask over the training rows (measurement by segment)
 
 
 # The columns of an exported history (`train_fraud_model --from-csv`), in any order.
@@ -675,6 +676,7 @@ def fraud_model_fit(
         test_features=features[in_test],
         test_labels=labels[in_test],
         test_context=None if context is None else context[in_test],
+        test_rows=in_test,
         supervised=supervised,
         layers=layers,
     )
