@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from fraud.detectors import MODEL_NAME, combine_served, ruleset_decisions
 from fraud.features import HISTORY_WINDOW, HistoryCodes, HistoryColumns
+from fraud.member_context import CONTEXT_DAYS, context_from_columns, credit_scores, own_payout_days, seat_payouts
 from fraud.models_lists import RuleList
 from fraud.models_rules import RuleSet
 from fraud.rules_engine import compile_ruleset
@@ -230,6 +231,45 @@ def _hit_matrix(fired: list[list[str]], column: dict[str, int]) -> np.ndarray:
     return hits
 
 
+class _WindowContext:
+    """The member baseline (`fraud.member_context.CONTEXT`) of every payment of the window, in chunk order.
+
+    Read only when a rule names a member-context name or the served model
+    reads the baseline: one more ordered read, from `CONTEXT_DAYS` before the
+    window, and the numpy form the training uses (`context_from_columns`),
+    which a test checks against the check's one-statement form.
+    """
+
+    def __init__(self, *, since, now):
+        codes = HistoryCodes()
+        blocks = payment_history_blocks(since=since - timedelta(days=CONTEXT_DAYS), until=now, block=CHUNK, codes=codes)
+        history = HistoryColumns.joined(list(blocks))
+        members = np.array([str(m) for m in codes.members], dtype=object)[history.member]
+        scores = credit_scores()
+        context = context_from_columns(
+            member=history.member,
+            micros=history.micros,
+            is_invoice=history.is_invoice,
+            device=history.device,
+            location=history.location,
+            amount_sats=history.amount_sats,
+            order=history.ids,
+            blank=0,
+            payout_days=own_payout_days(members, history.micros, seat_payouts()),
+            credit_score=np.fromiter((scores.get(m, np.nan) for m in members), dtype=np.float64, count=len(members)),
+        )
+        start = history.start_at(epoch_micros(since))
+        self.ids, self.context, self.cursor = history.ids[start:], context[start:], 0
+
+    def take(self, ids: np.ndarray) -> np.ndarray:
+        """The context rows of the next chunk's payments (`ids`, in the same order)."""
+        end = self.cursor + len(ids)
+        if self.ids[self.cursor : end].tolist() != ids.tolist():
+            raise RuntimeError("the window's payments changed while the backtest ran")
+        out, self.cursor = self.context[self.cursor : end], end
+        return out
+
+
 def ruleset_backtest_run(*, ruleset: RuleSet, window_days: int, now=None) -> dict:
     """Run one version and the published one over the window's stored payments; return the report."""
     now = now or timezone.now()
@@ -238,6 +278,9 @@ def ruleset_backtest_run(*, ruleset: RuleSet, window_days: int, now=None) -> dic
     published_row = ruleset_published()
     published = _compiled(published_row) if published_row is not None else compile_ruleset([], version="none")
     loaded = registry.get_active(MODEL_NAME)
+    layer = loaded.model.supervised if loaded is not None else None
+    reads_context = bool(candidate.context_names or published.context_names) or bool(layer and layer.uses_context)
+    window_context = _WindowContext(since=since, now=now) if reads_context else None
     total = Payment.objects.filter(created_at__gte=since, created_at__lte=now).count()
     verdicts = {}
     for payment_id, is_fraud in analyst_verdicts().items():
@@ -278,6 +321,7 @@ def ruleset_backtest_run(*, ruleset: RuleSet, window_days: int, now=None) -> dic
                 isolation, probability = loaded.model.anomaly(matrix)
             else:
                 isolation = probability = None
+            context = window_context.take(payments.ids) if window_context is not None else None
             labels = [verdicts.get(pid) for pid in payments.ids.tolist()]
             confirmed = np.fromiter((v is True for v in labels), dtype=bool, count=n)
             refuted = np.fromiter((v is False for v in labels), dtype=bool, count=n)
@@ -293,6 +337,7 @@ def ruleset_backtest_run(*, ruleset: RuleSet, window_days: int, now=None) -> dic
                     compiled,
                     model=loaded.model if loaded is not None else None,
                     subject_columns=subjects,
+                    context=context,
                 )
                 decisions = np.array(ruleset_decisions(scores, outcomes), dtype=object)
                 hold, review = decisions == "hold", decisions == "review"

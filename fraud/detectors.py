@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from fraud.features import FEATURES
+from fraud.features import CONTEXT_KEY, FEATURES
 from fraud.forest import NumpyForest, OnnxForest, arrays_from_bytes
-from fraud.member_context import CONTEXT_KEY, SOURCE_DEFAULTS, SOURCE_HISTORY, unknown_context
+from fraud.member_context import SOURCE_DEFAULTS, SOURCE_HISTORY, unknown_context
 from fraud.rules import DEFAULT_PARAMS, RULES, rules_fire, structuring_limit
 from fraud.rules_engine import EFFECT_WEIGHT
 from fraud.ruleset_serving import serving_rulesets
@@ -271,6 +271,7 @@ def combine_ruleset(
     subject_columns: dict | None = None,
     suppressed_out: list | None = None,
     skip_weights: frozenset = frozenset(),
+    context: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[list[dict]] | None, list[str | None], list[list[str]]]:
     """`combine_rows` with a compiled ruleset (`fraud.rules_engine`): scores, reasons, outcomes, fired ids.
 
@@ -287,6 +288,8 @@ def combine_ruleset(
     by `user_id`) does not count; its id goes into `suppressed_out[i]`.
     The weight rules in `skip_weights` fire and are named, but their weight
     is not multiplied in (they are inputs of the supervised layer: `combine_served`).
+    Member-context names (`fraud.member_context`) read `context` (n,
+    len(CONTEXT)), by default each row's `CONTEXT_KEY` (unknown when absent).
     """
     subject_rows = rows if subject_rows is None else subject_rows
     n = len(matrix)
@@ -296,6 +299,8 @@ def combine_ruleset(
     outcomes: list[str | None] = [None] * n
     fired_ids: list[list[str]] = [[] for _ in range(n)]
     snoozed = _snoozed(ruleset, subject_rows, n)
+    if ruleset.context_names and context is None:
+        context = _row_contexts(subject_rows, n)
     if suppressed_out is not None:
         suppressed_out[:] = [[] for _ in range(n)]
     if n <= _SCALAR_ROWS:
@@ -309,6 +314,8 @@ def combine_ruleset(
                 else:
                     subjects = subject_rows[i] if subject_rows is not None else {}
                 facts.update(ruleset.memberships(subjects))
+            if ruleset.context_names:
+                facts.update(ruleset.context_facts(context[i]))
             fired_rows.append(ruleset.fired(facts))
         keeps = keep.tolist()
         for i, fired in enumerate(fired_rows):
@@ -331,6 +338,8 @@ def combine_ruleset(
         columns["reporting_limit"] = limit
         if ruleset.list_refs:
             columns.update(ruleset.membership_columns(subject_rows, n, subject_columns))
+        if ruleset.context_names:
+            columns.update(ruleset.context_columns(context))
         fired_cols = ruleset.fire_columns(columns, n)
         for rule in rules:
             hits = fired_cols[rule.id]
@@ -357,6 +366,8 @@ def combine_ruleset(
         row_reasons = []
         if fired_ids[i]:
             facts = {**rows[i], "reporting_limit": limit}
+            if ruleset.context_names:
+                facts.update(ruleset.context_values(context[i]))
             row_reasons = [by_id[rule_id].reason(facts) for rule_id in fired_ids[i]]
             for reason in row_reasons if skip_weights else ():
                 if reason["id"] in skip_weights:
@@ -396,12 +407,14 @@ def combine_served(
     """
     layer = getattr(model, "supervised", None)
     if layer is None or isolation is None:
-        return combine_ruleset(matrix, rows, probability, isolation, ruleset, **options)
+        return combine_ruleset(matrix, rows, probability, isolation, ruleset, context=context, **options)
     learned = frozenset(rule.id for rule in ruleset.rules if layer.learned.get(rule.id) == rule.cel_source)
-    rules_only, reasons, outcomes, fired = combine_ruleset(
-        matrix, rows, None, None, ruleset, skip_weights=learned, **options
-    )
     n = len(matrix)
+    if context is None and (layer.uses_context or ruleset.context_names):
+        context = _row_contexts(rows if rows is not None else options.get("subject_rows"), n)
+    rules_only, reasons, outcomes, fired = combine_ruleset(
+        matrix, rows, None, None, ruleset, skip_weights=learned, context=context, **options
+    )
     order = layer.rule_ids
     hits = np.zeros((n, len(order)))
     position = {rule_id: j for j, rule_id in enumerate(order)}
@@ -409,8 +422,6 @@ def combine_served(
         for rule_id in ids:
             if rule_id in learned:
                 hits[i, position[rule_id]] = 1.0
-    if layer.uses_context and context is None:
-        context = _row_contexts(rows if rows is not None else options.get("subject_rows"), n)
     inputs = supervised_inputs(
         model_inputs(matrix, model.since_clip_sec), isolation, hits, context if layer.uses_context else None
     )
@@ -433,12 +444,15 @@ def _row_contexts(rows: list[dict] | None, n: int) -> np.ndarray:
 
 
 def context_read() -> bool:
-    """Whether a model serving now (champion or challenger) reads the member's baseline."""
+    """Whether what serves now reads the member's baseline: a model (champion or challenger), or a rule
+    of the published or shadow ruleset that names a member-context name."""
     loaded, challenger = registry.get_serving(MODEL_NAME)
-    return any(
+    if any(
         m is not None and m.model.supervised is not None and m.model.supervised.uses_context
         for m in (loaded, challenger)
-    )
+    ):
+        return True
+    return any(r is not None and r.context_names for r in serving_rulesets())
 
 
 def _supervised_reason(weight: float, isolation: float) -> dict:
@@ -597,7 +611,7 @@ def _results(
     rounded = [round(v, 6) for v in scores.tolist()]
     ruleset_version = ruleset.version
     layer = getattr(model, "supervised", None)
-    if layer is not None and layer.uses_context:
+    if (layer is not None and layer.uses_context) or ruleset.context_names:
         sources = [SOURCE_HISTORY if row.get(CONTEXT_KEY) is not None else SOURCE_DEFAULTS for row in rows]
     else:
         sources = [None] * len(matrix)

@@ -31,6 +31,77 @@ import numpy as np
 from django.utils.translation import gettext_lazy as _
 
 FEATURES = ["amount_sats", "time_since_last_sec", "invoices_last_min", "device_changes", "location_changes"]
+# The member's own baseline (fraud.member_context computes it): its columns, and what each means in French and
+# English (the rule editor shows both: fraud.rules_engine.NAMES reads them by these names too).
+CONTEXT_DOCS: dict[str, dict] = {
+    "amount_z_90d": {
+        "fr": _("Écart du montant aux montants habituels du membre sur 90 jours (en écarts-types des logarithmes)."),
+        "en": "How far the amount is from the member's usual amounts over 90 days (standard deviations of the logs).",
+    },
+    "member_payments_90d": {
+        "fr": _("Paiements du membre dans les 90 jours précédents."),
+        "en": "The member's payments in the 90 days before.",
+    },
+    "invoice_rate_hour_90d": {
+        "fr": _("Factures du membre par jour à cette heure-ci, sur 90 jours (heure de Dakar)."),
+        "en": "The member's invoices per day at this hour, over 90 days (Dakar time).",
+    },
+    "device_seen_days": {
+        "fr": _("Jours depuis la première apparition de cet appareil pour le membre (0 : nouveau)."),
+        "en": "Days since this device was first seen for the member (0: new).",
+    },
+    "location_seen_days": {
+        "fr": _("Jours depuis la première apparition de ce lieu pour le membre (0 : nouveau)."),
+        "en": "Days since this place was first seen for the member (0: new).",
+    },
+    "account_age_days": {
+        "fr": _("Ancienneté du membre en jours, depuis son premier paiement (90 jours au plus)."),
+        "en": "The member's age in days, since their first payment (at most 90 days).",
+    },
+    "own_payout_days": {
+        "fr": _(
+            "Jours jusqu'au versement de la cagnotte à une place de tontine du membre (négatif : avant, "
+            "positif : après ; proche de 0 : il touche la cagnotte)."
+        ),
+        "en": "Days to the pot's payout to one of the member's tontine seats (negative: before, positive: after; "
+        "near 0: they collect the pot).",
+    },
+    "payments_1h": {
+        "fr": _("Paiements du membre dans l'heure précédente."),
+        "en": "The member's payments in the hour before.",
+    },
+    "sats_1h": {
+        "fr": _("Sats des paiements du membre dans l'heure précédente."),
+        "en": "Sats of the member's payments in the hour before.",
+    },
+    "payments_24h": {
+        "fr": _("Paiements du membre dans les 24 heures précédentes."),
+        "en": "The member's payments in the 24 hours before.",
+    },
+    "sats_24h": {
+        "fr": _("Sats des paiements du membre dans les 24 heures précédentes."),
+        "en": "Sats of the member's payments in the 24 hours before.",
+    },
+    "amount_median_90d": {
+        "fr": _("Montant habituel du membre sur 90 jours, en sats (médiane estimée)."),
+        "en": "The member's usual amount over 90 days, in sats (estimated median).",
+    },
+    "amount_p95_90d": {
+        "fr": _("Montant élevé du membre sur 90 jours, en sats (95e centile estimé)."),
+        "en": "The member's high amount over 90 days, in sats (estimated 95th percentile).",
+    },
+    "credit_score": {
+        "fr": _(
+            "Score de crédit actuel du membre, de 0 à 1 (bandes : A dès 0,90, B dès 0,80, C dès 0,65, D dès 0,50, "
+            "E en dessous)."
+        ),
+        "en": "The member's current credit score, 0 to 1 (bands: A from 0.90, B from 0.80, C from 0.65, D from 0.50, "
+        "E below).",
+    },
+}
+CONTEXT = tuple(CONTEXT_DOCS)
+# The key of a check's row that carries its member baseline (an array of CONTEXT values) to the model and rules.
+CONTEXT_KEY = "_member_context"
 # What the pages call each feature (French; English in locale/en): never the code itself.
 FEATURE_LABELS = {
     "amount_sats": _("montant (sats)"),
@@ -260,7 +331,14 @@ class HistoryColumns:
         return HistoryColumns(*(getattr(self, f.name)[rows] for f in fields(self)))
 
     def concat(self, other: HistoryColumns) -> HistoryColumns:
-        return HistoryColumns(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)))
+        return HistoryColumns.joined([self, other])
+
+    @classmethod
+    def joined(cls, parts: list[HistoryColumns]) -> HistoryColumns:
+        """The rows of `parts`, one after another (one copy, however many parts)."""
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
     def start_at(self, micros: int) -> int:
         """The position of the first row at or after `micros` (rows are in time order)."""

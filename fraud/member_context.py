@@ -22,7 +22,18 @@ before this payment (the payment itself never counts):
   a tontine seat the member holds (the seat at position p collects the pot
   of round p, due `started_at + p * cycle`: `Tontine.current_round`), so a
   collector receiving the other seats' invoices on their payout day is near
-  0; unknown (NaN) for a member with no seat.
+  0; unknown (NaN) for a member with no seat;
+- `payments_1h`, `sats_1h`, `payments_24h`, `sats_24h`: the member's
+  payments (their count, their sats) in the hour / the 24 hours before;
+- `amount_median_90d`, `amount_p95_90d`: the member's usual and high
+  amounts, estimated from the log-mean and spread of their previous amounts
+  (exp(mean), exp(mean + 1.645 std): the median and p95 of a log-normal
+  law); unknown with fewer than `MIN_BASELINE` previous payments;
+- `credit_score`: the member's current credit score (0 to 1, the credit
+  model's; unknown when not scored).
+
+The rule language reads every column by the same name
+(`fraud.rules_engine.NAMES`).
 
 Unknown members (a check whose `user_id` is not a stored member) get NaN in
 every column: the population's default, which the supervised layer learned
@@ -47,18 +58,11 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from fraud.features import sorted_by_member_time
-from sunusav.models import Membership, Payment, Tontine
+from fraud.features import CONTEXT, sorted_by_member_time
+from sunusav.models import Member, Membership, Payment, Tontine
 
-CONTEXT = (
-    "amount_z_90d",
-    "member_payments_90d",
-    "invoice_rate_hour_90d",
-    "device_seen_days",
-    "location_seen_days",
-    "account_age_days",
-    "own_payout_days",
-)
+# z for the 95th percentile of a normal law: amount_p95_90d is exp(mean + Z95 * std) of the log amounts.
+Z95 = 1.6449
 CONTEXT_DAYS = 90
 MIN_BASELINE = 3
 MIN_LOG_STD = 0.25
@@ -66,8 +70,6 @@ _DAY_US = 86_400 * 1_000_000
 _HOUR_US = 3_600 * 1_000_000
 _UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _TIME_BITS = 40  # milliseconds in a key's low bits (as fraud.features)
-# The key of a check's row that carries its member baseline (an array of CONTEXT values) to the model.
-CONTEXT_KEY = "_member_context"
 SOURCE_HISTORY = "member_history"
 SOURCE_DEFAULTS = "population_defaults"
 
@@ -95,11 +97,13 @@ def context_from_columns(
     order: np.ndarray,
     blank="",
     payout_days: np.ndarray | None = None,
+    credit_score: np.ndarray | None = None,
 ) -> np.ndarray:
     """The context columns (n, len(CONTEXT)) of every row, in the given order.
 
     `payout_days`: the `own_payout_days` column, already computed
-    (`own_payout_days`); NaN when not given.
+    (`own_payout_days`); `credit_score`: each row's member's score; NaN
+    when not given.
 
     `micros`: int64 microseconds since the Unix epoch (the hour of the day
     reads them); the other arguments as `fraud.features.features_from_columns`.
@@ -119,17 +123,18 @@ def context_from_columns(
         raise ValueError("history spans more than 34 years")
     position = np.arange(n)
 
-    def window_start(group: np.ndarray, index: np.ndarray) -> np.ndarray:
+    def window_start(group: np.ndarray, index: np.ndarray, window_ms: int = CONTEXT_DAYS * 86_400_000) -> np.ndarray:
         # For rows `index` (sorted by group, then time), the position in `index` of the first row of the same
-        # group at most CONTEXT_DAYS earlier: the group's dense code sits in the key's high bits.
+        # group at most `window_ms` earlier: the group's dense code sits in the key's high bits.
         _, dense = np.unique(group, return_inverse=True)
         key = (dense.astype(np.int64) << _TIME_BITS) + millis_s[index]
-        return np.searchsorted(key, key - CONTEXT_DAYS * 86_400_000, side="left")
+        return np.searchsorted(key, key - window_ms, side="left")
 
     start = window_start(code_s, position)
     previous = (position - start).astype(np.float64)  # the member's rows strictly before, in the window
 
-    log_amount = np.log(np.maximum(np.asarray(amount_sats, dtype=np.float64)[s], 1.0))
+    sats = np.asarray(amount_sats, dtype=np.float64)[s]
+    log_amount = np.log(np.maximum(sats, 1.0))
     c1 = np.r_[0.0, np.cumsum(log_amount)]
     c2 = np.r_[0.0, np.cumsum(log_amount**2)]
     total, squares = c1[position] - c1[start], c2[position] - c2[start]
@@ -137,7 +142,15 @@ def context_from_columns(
         mean = total / previous
         std = np.sqrt(np.maximum(squares / previous - mean**2, 0.0))
         z = (log_amount - mean) / np.maximum(std, MIN_LOG_STD)
-    z[previous < MIN_BASELINE] = np.nan
+        median, p95 = np.exp(mean), np.exp(mean + Z95 * std)
+    for column in (z, median, p95):
+        column[previous < MIN_BASELINE] = np.nan
+    # The hour and the day before: counts and sats of the member's rows strictly before.
+    summed = np.r_[0.0, np.cumsum(sats)]
+    recent = []
+    for window_ms in (3_600_000, 86_400_000):
+        begin = window_start(code_s, position, window_ms)
+        recent += [(position - begin).astype(np.float64), summed[position] - summed[begin]]
     account_age = (us_s - us_s[start]) / _DAY_US
 
     # The member's invoices at this hour of the day: rows grouped by (member, hour), in time order inside.
@@ -162,8 +175,17 @@ def context_from_columns(
         return days
 
     payout = np.full(n, np.nan) if payout_days is None else np.asarray(payout_days, dtype=np.float64)[s]
-    out[s] = np.column_stack([z, previous, rate, seen_days(device), seen_days(location), account_age, payout])
+    score = np.full(n, np.nan) if credit_score is None else np.asarray(credit_score, dtype=np.float64)[s]
+    out[s] = np.column_stack(
+        [z, previous, rate, seen_days(device), seen_days(location), account_age, payout, *recent, median, p95, score]
+    )
     return out
+
+
+def credit_scores() -> dict[str, float]:
+    """Each scored member's current credit score (str(member id) -> score)."""
+    rows = Member.objects.filter(credit_score__isnull=False).values_list("id", "credit_score")
+    return {str(member_id): float(score) for member_id, score in rows.iterator(chunk_size=5_000)}
 
 
 def seat_payouts() -> dict[str, np.ndarray]:
@@ -198,8 +220,10 @@ def context_from_history(history, micros: np.ndarray) -> np.ndarray:
     """`context_from_columns` of a `fraud.features.History` (`micros`: its epoch microseconds)."""
     members = history.member.astype(str)
     _, member_code = np.unique(members, return_inverse=True)
+    scores = credit_scores()
     return context_from_columns(
         payout_days=own_payout_days(members, np.asarray(micros, dtype=np.int64), seat_payouts()),
+        credit_score=np.fromiter((scores.get(m, np.nan) for m in members), dtype=np.float64, count=members.size),
         member=member_code,
         micros=micros,
         is_invoice=history.is_invoice,
@@ -232,7 +256,12 @@ def _window_sql(vendor: str, *, exclude: bool) -> str:
         f"COUNT(*) FILTER (WHERE kind = %(invoice)s AND {hour} = %(hour)s), "
         "MIN(created_at) FILTER (WHERE device_id = %(device)s), "
         "MIN(created_at) FILTER (WHERE location = %(location)s), "
-        f"{payout} "
+        f"{payout}, "
+        "COUNT(*) FILTER (WHERE created_at >= %(hour_ago)s), "
+        "COALESCE(SUM(amount_sats) FILTER (WHERE created_at >= %(hour_ago)s), 0), "
+        "COUNT(*) FILTER (WHERE created_at >= %(day_ago)s), "
+        "COALESCE(SUM(amount_sats) FILTER (WHERE created_at >= %(day_ago)s), 0), "
+        f"(SELECT credit_score FROM {Member._meta.db_table} WHERE id = %(member)s) "
         f"FROM {Payment._meta.db_table} "
         "WHERE member_id = %(member)s AND created_at >= %(start)s AND created_at < %(at)s"
         + (" AND id <> %(exclude)s" if exclude else "")
@@ -287,11 +316,13 @@ def member_context_at(
         "member": Payment._meta.get_field("member").get_db_prep_value(member_id, connection),
         "start": ops.adapt_datetimefield_value(at - dt.timedelta(days=CONTEXT_DAYS)),
         "at": ops.adapt_datetimefield_value(at),
+        "hour_ago": ops.adapt_datetimefield_value(at - dt.timedelta(hours=1)),
+        "day_ago": ops.adapt_datetimefield_value(at - dt.timedelta(days=1)),
         "exclude": None if exclude is None else pk.get_db_prep_value(exclude, connection),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        n, s1, s2, first, invoices, device_first, location_first, payout_days = cursor.fetchone()
+        (n, s1, s2, first, invoices, device_first, location_first, payout_days, *recent, score) = cursor.fetchone()
     n = int(n)
     out = np.full(len(CONTEXT), np.nan)
     out[1] = float(n)
@@ -299,6 +330,7 @@ def member_context_at(
         mean = s1 / n
         std = math.sqrt(max(s2 / n - mean * mean, 0.0))
         out[0] = (math.log(max(float(amount_sats), 1.0)) - mean) / max(std, MIN_LOG_STD)
+        out[11], out[12] = math.exp(mean), math.exp(mean + Z95 * std)
     out[2] = int(invoices) / CONTEXT_DAYS
 
     def days_since(first) -> float:
@@ -308,4 +340,6 @@ def member_context_at(
     out[4] = days_since(location_first) if location else np.nan
     out[5] = days_since(first)
     out[6] = np.nan if payout_days is None else float(payout_days)
+    out[7:11] = [float(value) for value in recent]
+    out[13] = np.nan if score is None else float(score)
     return out

@@ -41,7 +41,11 @@ terminates), and the Rust engine is maintained.
 
 Semantics shared by both forms: IEEE doubles (division by zero gives inf,
 0/0 NaN, every comparison with NaN is false except `!=`); `&&` and `||` on
-booleans; `c ? a : b`. The property test (tests/fraud/test_rules_engine.py)
+booleans; `c ? a : b`. A member-context name (`fraud.features.CONTEXT`) may be
+unknown (an unknown member, too short a history): every comparison that reads
+an unknown one is false, `!=` included, as SQL's NULL. The canonical CEL text
+guards such a comparison with the names' `known__<name>` facts (the engine
+takes no NaN), the numpy form with their NaN masks. The property test (tests/fraud/test_rules_engine.py)
 checks that the scalar (CEL) and vectorised (numpy) forms agree on random
 payments.
 """
@@ -57,7 +61,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from fraud.features import FEATURES
+from fraud.features import CONTEXT, CONTEXT_DOCS, CONTEXT_KEY, FEATURES
 from fraud.rules import DEFAULT_PARAMS, RULES_BY_ID
 
 # The names a rule can read, with their meaning in French and English (the editor shows both).
@@ -89,6 +93,9 @@ NAMES: dict[str, dict] = {
         "fr": gettext_lazy("Seuil déclaratif en vigueur, en sats (réglage FRAUD_STRUCTURING_LIMIT_SATS)."),
         "en": "The reporting limit in force, in sats (setting FRAUD_STRUCTURING_LIMIT_SATS).",
     },
+    # The member's context from stored history (fraud.member_context): unknown (NaN, so every comparison but
+    # `!=` is false) for an unknown member or a baseline too short; read only when a published rule names it.
+    **CONTEXT_DOCS,
 }
 
 # What a list holds, and the key of a check's row (or a stored payment's column) that carries it.
@@ -113,6 +120,8 @@ def list_fact(subject: str, name: str) -> str:
     """The boolean fact that says `subject in list(name)` (CEL identifier; no rule can name it directly)."""
     return f"inlist__{subject}__{name}"
 
+
+_CONTEXT_INDEX = {name: j for j, name in enumerate(CONTEXT)}
 
 # Numbers written in a rule stay far from overflow (sats amounts and seconds are well below).
 MAX_LITERAL = 1e15
@@ -379,6 +388,20 @@ def parse(text: str, *, rule_id: str = "?", lists: dict[str, str] | None = None)
 # --- The two forms ------------------------------------------------------------------------------
 
 
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
+
+
+def known_fact(name: str) -> str:
+    """The boolean fact that says a member-context name is known (CEL identifier; no rule can name it)."""
+    return f"known__{name}"
+
+
+def _context_read(node: Node) -> list[str]:
+    """The member-context names a comparison reads (its guard), in CONTEXT's order."""
+    used = names_used(node)
+    return [name for name in CONTEXT if name in used]
+
+
 def to_cel(node: Node) -> str:
     """Return the canonical CEL text of a tree: literals as doubles, every operation in parentheses."""
     if node.kind == "num":
@@ -392,7 +415,9 @@ def to_cel(node: Node) -> str:
     if node.kind == "unary":
         return f"({node.value}{to_cel(node.args[0])})"
     if node.kind == "bin":
-        return f"({to_cel(node.args[0])} {node.value} {to_cel(node.args[1])})"
+        text = f"({to_cel(node.args[0])} {node.value} {to_cel(node.args[1])})"
+        guard = _context_read(node) if node.value in _COMPARISONS else []
+        return f"({' && '.join(known_fact(name) for name in guard)} && {text})" if guard else text
     cond, yes, no = node.args
     return f"({to_cel(cond)} ? {to_cel(yes)} : {to_cel(no)})"
 
@@ -425,7 +450,10 @@ def to_numpy(node: Node, columns: dict):
         value = to_numpy(node.args[0], columns)
         return np.logical_not(value) if node.value == "!" else np.negative(value)
     if node.kind == "bin":
-        return _NP_BIN[node.value](to_numpy(node.args[0], columns), to_numpy(node.args[1], columns))
+        out = _NP_BIN[node.value](to_numpy(node.args[0], columns), to_numpy(node.args[1], columns))
+        for name in _context_read(node) if node.value in _COMPARISONS else ():
+            out = np.logical_and(out, ~np.isnan(columns[name]))
+        return out
     cond, yes, no = node.args
     return np.where(to_numpy(cond, columns), to_numpy(yes, columns), to_numpy(no, columns))
 
@@ -550,12 +578,42 @@ class CompiledRuleset:
     # {member reference: rule ids snoozed for that member} (set by the serving cache; fraud.models_lists).
     suppressed: dict[str, frozenset] = field(default_factory=dict)
 
-    def facts(self, features: dict, reporting_limit: float, subjects: dict | None = None) -> dict:
+    @property
+    def context_names(self) -> tuple[str, ...]:
+        """The member-context names its rules read (`fraud.member_context`): the check then computes them."""
+        return tuple(name for name in CONTEXT if name in self.names)
+
+    def facts(self, features: dict, reporting_limit: float, subjects: dict | None = None, context=None) -> dict:
+        """One payment's facts: its features, the limit, its list memberships and the context names read.
+
+        `context`: the member's `CONTEXT` values (by default the row's
+        `CONTEXT_KEY`; unknown, NaN, when absent).
+        """
         out = {name: float(features[name]) for name in FEATURES}
         out["reporting_limit"] = float(reporting_limit)
         if self.list_refs:
             out.update(self.memberships(subjects if subjects is not None else features))
+        if self.context_names:
+            out.update(self.context_facts(features.get(CONTEXT_KEY) if context is None else context))
         return out
+
+    def context_values(self, values) -> dict[str, float]:
+        """The context names its rules read, from one member's `CONTEXT` values (None: all unknown, NaN)."""
+        if values is None:
+            return dict.fromkeys(self.context_names, math.nan)
+        return {name: float(values[_CONTEXT_INDEX[name]]) for name in self.context_names}
+
+    def context_facts(self, values) -> dict:
+        """`context_values` as the engine takes them: each value (0 when unknown) and its `known__` fact."""
+        out = {}
+        for name, value in self.context_values(values).items():
+            known = not math.isnan(value)
+            out[name], out[known_fact(name)] = (value if known else 0.0), known
+        return out
+
+    def context_columns(self, context: np.ndarray) -> dict[str, np.ndarray]:
+        """The context names its rules read, as columns of a (n, len(CONTEXT)) array."""
+        return {name: context[:, _CONTEXT_INDEX[name]] for name in self.context_names}
 
     def memberships(self, row: dict) -> dict[str, bool]:
         """The list facts of one payment (its subjects read from the row's keys: `LIST_SUBJECTS`)."""

@@ -47,8 +47,8 @@ from alerts.services import (
 )
 from cases.services import case_item_attach
 from fraud.detectors import CheckResult, context_read, score_rows
-from fraud.features import FEATURES
-from fraud.member_context import CONTEXT_KEY, member_context_at
+from fraud.features import CONTEXT_KEY, FEATURES
+from fraud.member_context import member_context_at
 from fraud.selectors import (
     fraud_alert_for_payment,
     member_ids_by_reference,

@@ -36,7 +36,7 @@ import numpy as np
 
 from fraud.features import FEATURES
 from fraud.member_context import CONTEXT
-from fraud.rules_engine import EFFECT_WEIGHT, lists_used, to_numpy
+from fraud.rules_engine import EFFECT_WEIGHT, lists_used, names_used, to_numpy
 
 BOOSTER_FILE = "supervised.txt"
 # The boosting settings: small trees, many rounds stopped early on the validation half.
@@ -60,12 +60,19 @@ EARLY_STOP = 40
 
 
 def learned_rules(ruleset) -> list:
-    """The rules the layer learns from: a compiled version's weight rules that read no list.
+    """The rules the layer learns from: a compiled version's weight rules over the payment's features alone.
 
     A list's members change from day to day, so its hits in stored history are
-    not what the check saw then; those rules keep their weight beside the layer.
+    not what the check saw then; a rule on the member's context reads what the
+    layer reads already (its context inputs). Those rules keep their weight
+    beside the layer.
     """
-    return [rule for rule in ruleset.rules if rule.effect == EFFECT_WEIGHT and not lists_used(rule.tree)]
+    context = set(CONTEXT)
+    return [
+        rule
+        for rule in ruleset.rules
+        if rule.effect == EFFECT_WEIGHT and not lists_used(rule.tree) and not names_used(rule.tree) & context
+    ]
 
 
 def input_names(rule_ids: list[str], context: tuple[str, ...] = ()) -> list[str]:

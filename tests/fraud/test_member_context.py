@@ -144,3 +144,24 @@ def test_a_collector_s_invoices_on_her_payout_day_are_near_her_own_payout():
                 member_id=member.pk, at=row[2], amount_sats=row[6], device=row[4], location=row[5], exclude=row[0]
             )
             assert ctx[COL["own_payout_days"]] == pytest.approx(expected[COL["own_payout_days"]], abs=1e-6)
+
+
+def test_the_hour_and_the_day_before_the_usual_and_high_amounts_and_the_credit_score():
+    member = Member.objects.create(display_name="Fatou", credit_score="0.812")
+    at = DAY9 + dt.timedelta(days=30)
+    Payment.objects.bulk_create(
+        [_pay(member, DAY9 + dt.timedelta(days=d), 10_000, kind="payment") for d in range(0, 28, 2)]
+        + [_pay(member, at - dt.timedelta(hours=5), 20_000), _pay(member, at - dt.timedelta(minutes=20), 30_000)]
+    )
+    ctx = member_context_at(member_id=member.pk, at=at, amount_sats=5_000)
+    assert (ctx[COL["payments_1h"]], ctx[COL["sats_1h"]]) == (1, 30_000)
+    assert (ctx[COL["payments_24h"]], ctx[COL["sats_24h"]]) == (2, 50_000)
+    # Fourteen payments of 10,000 and two larger: the usual amount near 10,000, the high one above it.
+    assert 10_000 < ctx[COL["amount_median_90d"]] < 12_000 < ctx[COL["amount_p95_90d"]] < 40_000
+    assert ctx[COL["credit_score"]] == pytest.approx(0.812)
+    rows, vectorised = _vectorised(member)
+    last = vectorised[-1]  # the 30,000 payment: one payment in the hour before it? none; the 20,000 in its day
+    assert (last[COL["payments_1h"]], last[COL["payments_24h"]], last[COL["sats_24h"]]) == (0, 1, 20_000)
+    assert last[COL["credit_score"]] == pytest.approx(0.812)
+    unscored = Member.objects.create(display_name="Sans score")
+    assert np.isnan(member_context_at(member_id=unscored.pk, at=at, amount_sats=1)[COL["credit_score"]])

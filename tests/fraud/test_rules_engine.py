@@ -1,5 +1,6 @@
 """The rule language: parsing, French errors with positions, and the scalar (CEL) and vectorised (numpy) forms."""
 
+import math
 import random
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from fraud.features import FEATURES
+from fraud.features import CONTEXT, CONTEXT_KEY, FEATURES
 from fraud.rules import DEFAULT_PARAMS, RULES
 from fraud.rules_engine import (
     RuleExpressionError,
@@ -20,7 +21,8 @@ from fraud.rules_engine import (
     to_cel,
 )
 
-NUMERIC_NAMES = [*FEATURES, "reporting_limit"]
+# The five features, the limit and the member context (fraud.member_context: NaN when unknown).
+NUMERIC_NAMES = [*FEATURES, "reporting_limit", *CONTEXT]
 
 
 def spec(expression, rule_id="r1", **extra):
@@ -129,7 +131,7 @@ bool_expr = st.recursive(
 )
 
 
-def random_payments(seed: int, n: int) -> list[dict]:
+def random_payments(seed: int, n: int, *, context: bool = False) -> list[dict]:
     rng = random.Random(seed)
     edges = [0, 1, 3, 15, 787, 86_349, 97_500, 99_999, 100_000, 823_782, 21_600, 2_592_000]
     rows = []
@@ -143,6 +145,10 @@ def random_payments(seed: int, n: int) -> list[dict]:
                 "location_changes": rng.randint(0, 3),
             }
         )
+        if context:  # the member's baseline: ordinary values, edges, and unknowns (an unknown member, a short one)
+            rows[-1][CONTEXT_KEY] = np.array(
+                [rng.choice([math.nan, 0.0, 1.0, rng.uniform(-5, 5), rng.uniform(0, 200_000)]) for _ in CONTEXT]
+            )
     return rows
 
 
@@ -151,6 +157,9 @@ def _both_forms(ruleset, rows, limit=100_000):
     scalar = np.array([ruleset.fired(f) for f in facts], dtype=bool).reshape(len(rows), len(ruleset.rules))
     columns = {name: np.array([f[name] for f in facts], dtype=np.float64) for name in FEATURES}
     columns["reporting_limit"] = float(limit)
+    if ruleset.context_names:
+        unknown = np.full(len(CONTEXT), np.nan)
+        columns.update(ruleset.context_columns(np.array([row.get(CONTEXT_KEY, unknown) for row in rows])))
     fired = ruleset.fire_columns(columns, len(rows))
     vector = np.column_stack([fired[r.id] for r in ruleset.rules])
     return scalar, vector
@@ -160,7 +169,7 @@ def _both_forms(ruleset, rows, limit=100_000):
 @given(expressions=st.lists(bool_expr, min_size=1, max_size=4), seed=st.integers(0, 10_000))
 def test_scalar_and_vectorised_forms_agree_on_random_expressions_and_payments(expressions, seed):
     ruleset = compile_ruleset([spec(e, f"r{i}") for i, e in enumerate(expressions)])
-    scalar, vector = _both_forms(ruleset, random_payments(seed, 40))
+    scalar, vector = _both_forms(ruleset, random_payments(seed, 40, context=True))
     assert (scalar == vector).all(), [r.cel_source for r in ruleset.rules]
 
 
