@@ -59,6 +59,13 @@ RULE_PREFIX = "rule__"
 EARLY_STOP = 40
 
 
+# The baseline columns the layer reads: the member-relative ones of issue 16 (the first of CONTEXT). The hour and
+# day counts and sums, the estimated median and p95 and the credit score are for rules: with them as inputs the
+# layer met the honest segments it never saw worse (leave one segment out on the 10,000-member world: collectors
+# held or reviewed 30.7 % against 13.0 %, vendors 9.8 % against 4.5 %), for a better score on those it saw.
+SUPERVISED_CONTEXT = CONTEXT[: CONTEXT.index("own_payout_days") + 1]
+
+
 def learned_rules(ruleset) -> list:
     """The rules the layer learns from: a compiled version's weight rules over the payment's features alone.
 
@@ -96,10 +103,13 @@ def rule_hits(rules: list, features: np.ndarray, reporting_limit: float) -> np.n
 def supervised_inputs(
     x: np.ndarray, isolation: np.ndarray, hits: np.ndarray, context: np.ndarray | None = None
 ) -> np.ndarray:
-    """Rows for the booster: forest inputs `x`, isolation, the learned rules' hits, context columns."""
+    """Rows for the booster: forest inputs `x`, isolation, the learned rules' hits, `SUPERVISED_CONTEXT` columns.
+
+    `context`: the rows' whole baseline (n, len(CONTEXT)); the layer reads its `SUPERVISED_CONTEXT` part.
+    """
     parts = [x, isolation[:, None], hits]
     if context is not None and context.shape[1]:
-        parts.append(context)
+        parts.append(context[:, : len(SUPERVISED_CONTEXT)])
     return np.column_stack(parts)
 
 
@@ -122,8 +132,8 @@ class SupervisedFit:
 
     @property
     def uses_context(self) -> bool:
-        """Whether the member's baseline (fraud.member_context.CONTEXT) is among the inputs."""
-        return bool(self.names) and self.names[-1] == CONTEXT[-1]
+        """Whether the member's baseline (`SUPERVISED_CONTEXT`) is among the inputs."""
+        return bool(self.names) and self.names[-1] == SUPERVISED_CONTEXT[-1]
 
     def probability(self, inputs: np.ndarray) -> np.ndarray:
         raw = self.booster.predict(inputs, raw_score=True, num_threads=1)

@@ -64,12 +64,13 @@ from fraud.features import (
 )
 from fraud.forest import arrays_to_bytes, forest_arrays, onnx_bytes
 from fraud.measure_decisions import decisions_measure
-from fraud.member_context import CONTEXT, context_from_history
+from fraud.member_context import context_from_history
 from fraud.rules import DEFAULT_PARAMS, rules_catalogue, rules_fire, structuring_limit
 from fraud.ruleset_serving import serving_ruleset
 from fraud.selectors import LabeledPayments, epoch_micros, labeled_payments
 from fraud.supervised import (
     BOOSTER_FILE,
+    SUPERVISED_CONTEXT,
     SupervisedFit,
     input_names,
     learned_rules,
@@ -710,7 +711,7 @@ def _supervised_layer(
         )
         return None, layers, None
     rules = learned_rules(ruleset)
-    names = input_names([rule.id for rule in rules], CONTEXT if context is not None else ())
+    names = input_names([rule.id for rule in rules], SUPERVISED_CONTEXT if context is not None else ())
     inputs = supervised_inputs(x, isolation, rule_hits(rules, features, structuring_limit()), context)
     train_x = inputs[train_rows]
     if context is not None:

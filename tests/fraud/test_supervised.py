@@ -10,6 +10,7 @@ from fraud.rules import structuring_limit
 from fraud.rules_engine import compile_ruleset, default_rule_specs
 from fraud.ruleset_serving import serving_ruleset
 from fraud.supervised import (
+    SUPERVISED_CONTEXT,
     input_names,
     learned_rules,
     rule_hits,
@@ -58,7 +59,7 @@ def test_with_enough_labels_it_is_trained_chosen_on_validation_and_served(artifa
     assert supervised["learned_from"] == published.version
     assert supervised["learned_rules"] == {rule.id: rule.cel_source for rule in published.rules}
     # ...and from each member's own baseline (fraud.member_context), which the labelled history gives.
-    assert supervised["inputs"] == input_names([rule.id for rule in learned_rules(published)], CONTEXT)
+    assert supervised["inputs"] == input_names([rule.id for rule in learned_rules(published)], SUPERVISED_CONTEXT)
     # Both layers are measured on the same test half; the choice is made on validation only.
     for layer in ("anomaly_rules", "supervised"):
         assert set(layers[layer]["test"]) >= {"precision", "recall", "pr_auc", "fpr"}
