@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 
+from fraud.ruleset_serving import serving_invalidate
 from fraud.training import fraud_artifact_write, fraud_model_fit
 
 SEED_EXAMPLE = {
@@ -77,3 +79,19 @@ def fraud_model(settings, db, fraud_artifacts):
     row = model_version_register(manifest=manifest, activate=True, activated_by="test")
     registry.invalidate()
     return row
+
+
+@pytest.fixture(autouse=True)
+def ruleset_cache_fresh():
+    """Every fraud test starts from the published ruleset in the database, and leaves no publication cached."""
+    serving_invalidate()
+    yield
+    serving_invalidate()
+
+
+@pytest.fixture
+def checker(risk_groups):
+    """A second risk admin: the checker of four eyes (the maker is `risk_admin_user`)."""
+    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
+    user.groups.add(risk_groups["admin"])
+    return User.objects.get(pk=user.pk)

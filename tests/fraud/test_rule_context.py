@@ -23,7 +23,6 @@ from fraud.ruleset_services import (
     ruleset_rule_save,
     ruleset_submit,
 )
-from fraud.ruleset_serving import serving_invalidate
 from fraud.selectors import payment_features
 from sunusav.models import Payment
 from tests.factories import MemberFactory
@@ -33,20 +32,6 @@ pytestmark = pytest.mark.django_db
 COL = {name: j for j, name in enumerate(CONTEXT)}
 # Large for this member: over three times their high amount, once they have a baseline of five payments.
 BIG_FOR_MEMBER = "amount_sats > 3 * amount_p95_90d && member_payments_90d >= 5"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()
-
-
-@pytest.fixture
-def checker(risk_groups):
-    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
-    user.groups.add(risk_groups["admin"])
-    return User.objects.get(pk=user.pk)
 
 
 def _draft(actor, expression=BIG_FOR_MEMBER):

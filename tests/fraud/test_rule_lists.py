@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -30,7 +29,7 @@ from fraud.ruleset_services import (
     ruleset_rule_save,
     ruleset_submit,
 )
-from fraud.ruleset_serving import serving_invalidate, serving_ruleset
+from fraud.ruleset_serving import serving_ruleset
 from fraud.services import transaction_check
 from sunusav.hashing import phone_hash
 from sunusav.models import AnalystAction
@@ -39,20 +38,6 @@ from tests.fraud.conftest import ORDINARY
 
 pytestmark = pytest.mark.django_db
 BASE = {k: v for k, v in ORDINARY.items() if k != "user_id"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()
-
-
-@pytest.fixture
-def checker(risk_groups):
-    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
-    user.groups.add(risk_groups["admin"])
-    return User.objects.get(pk=user.pk)
 
 
 def test_list_expressions_parse_and_both_forms_agree():

@@ -13,7 +13,6 @@ from fraud.detectors import combine_ruleset
 from fraud.list_services import ListError, rule_suppression_add, rule_suppression_end
 from fraud.models_lists import RuleSuppression
 from fraud.rules_engine import compile_ruleset, default_rule_specs
-from fraud.ruleset_serving import serving_invalidate
 from fraud.services import payment_check, transaction_check
 from sunusav.models import AnalystAction, Payment
 from tests.factories import PaymentFactory
@@ -21,13 +20,6 @@ from tests.fraud.conftest import ORDINARY
 
 pytestmark = pytest.mark.django_db
 BURST = {**{k: v for k, v in ORDINARY.items() if k != "user_id"}, "invoices_last_min": 6}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()
 
 
 def test_a_snoozed_rule_does_not_count_for_that_member_only(analyst_user, django_capture_on_commit_callbacks):

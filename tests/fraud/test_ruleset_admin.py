@@ -15,18 +15,10 @@ from django_q.tasks import _sync
 from alerts.models import AIAlert, AlertType
 from fraud.backtest import ruleset_backtest_run
 from fraud.models_rules import RuleSet
-from fraud.ruleset_serving import serving_invalidate
 from sunusav.models import AnalystAction, Payment
 from tests.factories import MemberFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()
 
 
 def _client(user) -> Client:

@@ -1,7 +1,6 @@
 """Ruleset versions: v1 from the migration, drafts, edits, four eyes, one publication at a time, rollback, audit."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from fraud.models_rules import RuleSet
@@ -24,13 +23,6 @@ from fraud.ruleset_services import (
 from sunusav.models import AnalystAction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def checker(risk_groups):
-    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
-    user.groups.add(risk_groups["admin"])
-    return User.objects.get(pk=user.pk)
 
 
 def test_the_migration_publishes_v1_with_todays_six_rules():

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 
 from alerts.models import AIMetric
 from fraud.detectors import combine_rows, combine_ruleset, score_rows
@@ -27,13 +26,6 @@ from tests.fraud.conftest import ORDINARY
 from tests.fraud.test_rules_engine import random_payments
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()  # never leave a test's publication cached for the next test
 
 
 def _v1():
@@ -110,13 +102,6 @@ def _publish_a_review_rule(django_capture_on_commit_callbacks, risk_admin_user, 
         ruleset_approve(actor=checker, ruleset=draft)
         ruleset_publish(actor=checker, ruleset=draft)
     return draft
-
-
-@pytest.fixture
-def checker(risk_groups):
-    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
-    user.groups.add(risk_groups["admin"])
-    return User.objects.get(pk=user.pk)
 
 
 def test_a_publication_reaches_the_checks_of_this_process_at_once(

@@ -1,7 +1,6 @@
 """A submitted version in shadow: its would-be decisions go into the checks' audit rows, never served."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -16,27 +15,13 @@ from fraud.ruleset_services import (
     ruleset_shadow_set,
     ruleset_submit,
 )
-from fraud.ruleset_serving import serving_invalidate, serving_rulesets
+from fraud.ruleset_serving import serving_rulesets
 from fraud.services import payment_check
 from sunusav.models import AnalystAction, Payment
 from tests.factories import PaymentFactory
 from tests.fraud.conftest import ORDINARY
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    serving_invalidate()
-    yield
-    serving_invalidate()
-
-
-@pytest.fixture
-def checker(risk_groups):
-    user = User.objects.create_user("checker", password="pw-checker-2026", is_staff=True)
-    user.groups.add(risk_groups["admin"])
-    return User.objects.get(pk=user.pk)
 
 
 def _submitted(actor):
