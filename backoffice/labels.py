@@ -50,6 +50,18 @@ FRAUD_PATTERN_LABELS = {
     "mule_chain": _("chaîne de mules"),
 }
 
+# The demo world's honest segments (backoffice.demo.generator.HONEST_SEGMENTS; "ordinary": none), as the fraud
+# card's per-segment false-positive rates name them.
+SEGMENT_LABELS = {
+    "ordinary": _("membres ordinaires"),
+    "vendor": _("vendeurs du marché"),
+    "collector": _("bénéficiaires de la cagnotte"),
+    "phone_replacement": _("téléphone remplacé"),
+    "traveller": _("commerçants en voyage"),
+    "salary_day": _("jours de paie"),
+    "feast_day": _("jours de fête (Tabaski, Magal)"),
+}
+
 # The fraud reasons' ids (fraud.rules.RULES, fraud.detectors), as a queue's one-line reason column says them.
 REASON_LABELS = {
     "invoice_burst": _("rafale de factures"),

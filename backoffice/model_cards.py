@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backoffice.holdout import METRIC_NAMES
-from backoffice.labels import FRAUD_PATTERN_LABELS
+from backoffice.labels import FRAUD_PATTERN_LABELS, SEGMENT_LABELS
 from sunusav.models import ModelVersion
 from sunusav.presenters import label_of, model_label, number_text
 
@@ -26,6 +26,11 @@ MODEL_DESCRIPTIONS = {
         "Forêt d'isolement (scikit-learn, réglages de PyOD IForest) et règles, combinées en « ou » probabiliste"
     ),
 }
+# A fraud card whose supervised layer serves (card["layers"]["serving"]: fraud.training).
+SUPERVISED_DESCRIPTION = gettext_lazy(
+    "Couche supervisée LightGBM (apprise des verdicts et de l'historique étiqueté, calibrée) sur le score de la "
+    "forêt d'isolement, les règles publiées et l'historique propre du membre ; les règles de sortie décident"
+)
 # credit.training writes this limitation into every credit card.
 MODEL_LIMITATIONS = {
     "credit": gettext_lazy(
@@ -81,7 +86,18 @@ METRIC_PARTS = {
     "recall_hold": gettext_lazy("rappel (bloqué)"),
     "recall_review_or_hold": gettext_lazy("rappel (à vérifier ou bloqué)"),
     "counts": gettext_lazy("effectifs"),
+    # fraud, by honest segment and typology (fraud.measure_decisions, on the test half)
+    "by_segment_and_typology": gettext_lazy("par segment et par motif"),
+    "hold": gettext_lazy("bloqué"),
+    "hold_or_review": gettext_lazy("bloqué ou à vérifier"),
+    "by_typology": gettext_lazy("par motif de fraude"),
+    "by_segment": gettext_lazy("par segment de membres honnêtes"),
+    "fpr_hold": gettext_lazy("taux de faux positifs (bloqué)"),
+    "fpr_hold_or_review": gettext_lazy("taux de faux positifs (bloqué ou à vérifier)"),
+    "recall_hold_or_review": gettext_lazy("rappel (bloqué ou à vérifier)"),
+    "unlabelled": gettext_lazy("sans motif"),
     **FRAUD_PATTERN_LABELS,
+    **SEGMENT_LABELS,
 }
 METRIC_VALUES = {"time": gettext_lazy("chronologique"), "stratified": gettext_lazy("stratifié")}
 
@@ -166,6 +182,8 @@ def card_for_display(model_version: ModelVersion) -> dict:
     card = model_version.manifest or {}
     trained_at = card.get("trained_at")
     description = MODEL_DESCRIPTIONS.get(model_version.name)
+    if (card.get("layers") or {}).get("serving") == "supervised":
+        description = SUPERVISED_DESCRIPTION
     limitation = MODEL_LIMITATIONS.get(model_version.name) if card.get("limitations") else None
     return {
         "title": version_title(model_version),

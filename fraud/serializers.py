@@ -252,3 +252,4 @@ class PaymentEventOutputSerializer(serializers.Serializer):
     replay = serializers.BooleanField()
     ruleset_version = serializers.CharField(source="result.ruleset_version", allow_null=True)
     rules_fired = serializers.ListField(source="result.rules_fired", child=serializers.CharField())
+    member_context = serializers.CharField(source="result.member_context", allow_null=True)

@@ -7,7 +7,11 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from fraud.models_rules import RuleSet
+from fraud.rules import DEFAULT_PARAMS
+from fraud.rules_engine import compile_ruleset
 from fraud.selectors import fraud_health
+from fraud.supervised import learned_rules
 from sunusav.ml.registry import artifact_verify, registry
 from sunusav.models import ModelVersion
 from tests.fraud.conftest import ORDINARY, SEED_EXAMPLE
@@ -50,11 +54,27 @@ def test_fresh_database_models_sync_serves_the_shipped_model(settings, api_clien
     registry.invalidate()
 
 
-def test_rule_defaults_are_what_training_chose_for_the_shipped_model():
-    from fraud.rules import DEFAULT_PARAMS
+def test_the_shipped_model_serves_its_supervised_layer_learned_from_ruleset_v1():
+    """The shipped card's layer learned from the rules a fresh database publishes (ruleset v1, a migration).
 
+    The layer keeps the weights of the rules it learned from out of the
+    product (same id, same canonical expression): had it learned from other
+    rules, a fresh install would count them twice, or not at all.
+    """
     (version,) = _shipped_versions()
     card = json.loads((SHIPPED_ROOT / "fraud" / version / "manifest.json").read_text())
+    layers = card["layers"]
+    assert layers["serving"] == "supervised", layers["why"]
+    assert "supervised.txt" in card["files"]
+    v1 = RuleSet.objects.get(number=1, status="published")
+    published = compile_ruleset([r.spec() for r in v1.rules.all()], version=v1.label)
+    assert layers["supervised"]["learned_from"] == published.version
+    assert layers["supervised"]["learned_rules"] == {r.id: r.cel_source for r in learned_rules(published)}
+    # v1 is today's six rules with fraud.rules.DEFAULT_PARAMS; the card records what the anomaly layer's
+    # own tuning chose, which serves only beside no supervised layer.
     assert card["rule_params"].keys() == DEFAULT_PARAMS.keys()
-    for name, value in card["rule_params"].items():
-        assert DEFAULT_PARAMS[name] == pytest.approx(value, abs=1), name
+    # Both layers were measured on the same held-out members, and the one that serves is the card's headline.
+    for layer in ("anomaly_rules", "supervised"):
+        assert {"precision", "recall", "pr_auc"} <= set(layers[layer]["test"])
+    assert card["metrics"]["pr_auc"] == layers["supervised"]["test"]["pr_auc"]
+    assert set(card["metrics"]["by_segment_and_typology"]["by_segment"]) >= {"vendor", "collector", "ordinary"}
