@@ -26,7 +26,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--offers", type=int, default=150, help="members whose credit check may offer a loan")
-        parser.add_argument("--days", type=float, default=3.0, help="screen the payments of the last N days")
+        # A week: the demo world's injected fraud stops a few days before its end, and the queues should hold it.
+        parser.add_argument("--days", type=float, default=7.0, help="screen the payments of the last N days")
 
     def handle(self, *args, offers, days, **options):
         if Member.objects.filter(credit_score__isnull=False).exists():
