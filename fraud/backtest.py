@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from fraud.detectors import MODEL_NAME, combine_served, ruleset_decisions
 from fraud.features import HISTORY_WINDOW, HistoryCodes, HistoryColumns
-from fraud.member_context import CONTEXT_DAYS, context_from_columns, credit_scores, own_payout_days, seat_payouts
+from fraud.member_context import CONTEXT_DAYS, context_from_columns, stored_member_columns
 from fraud.models_lists import RuleList
 from fraud.models_rules import RuleSet
 from fraud.rules_engine import compile_ruleset
@@ -245,7 +245,6 @@ class _WindowContext:
         blocks = payment_history_blocks(since=since - timedelta(days=CONTEXT_DAYS), until=now, block=CHUNK, codes=codes)
         history = HistoryColumns.joined(list(blocks))
         members = np.array([str(m) for m in codes.members], dtype=object)[history.member]
-        scores = credit_scores()
         context = context_from_columns(
             member=history.member,
             micros=history.micros,
@@ -255,8 +254,7 @@ class _WindowContext:
             amount_sats=history.amount_sats,
             order=history.ids,
             blank=0,
-            payout_days=own_payout_days(members, history.micros, seat_payouts()),
-            credit_score=np.fromiter((scores.get(m, np.nan) for m in members), dtype=np.float64, count=len(members)),
+            **stored_member_columns(members, history.micros),
         )
         start = history.start_at(epoch_micros(since))
         self.ids, self.context, self.cursor = history.ids[start:], context[start:], 0

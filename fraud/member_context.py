@@ -81,9 +81,7 @@ def unknown_context(n: int = 1) -> np.ndarray:
 
 def _hour_of_day(micros: np.ndarray) -> np.ndarray:
     """Hour of the day in the site's time zone (a fixed offset: Dakar keeps UTC all year)."""
-    offset = timezone.get_current_timezone().utcoffset(dt.datetime(2026, 1, 1)) or dt.timedelta(0)
-    offset_us = offset // dt.timedelta(microseconds=1)
-    return ((micros + offset_us) // _HOUR_US) % 24
+    return ((micros + _site_offset()[1] * 1_000_000) // _HOUR_US) % 24
 
 
 def context_from_columns(
@@ -216,14 +214,24 @@ def own_payout_days(member: np.ndarray, micros: np.ndarray, seats: dict[str, np.
     return out
 
 
+def stored_member_columns(members: np.ndarray, micros: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns read from the members' stored rows, not their payments: `context_from_columns`' keywords.
+
+    `members`: each row's str(member id); `micros`: its epoch microseconds.
+    """
+    scores = credit_scores()
+    return {
+        "payout_days": own_payout_days(members, np.asarray(micros, dtype=np.int64), seat_payouts()),
+        "credit_score": np.fromiter((scores.get(m, np.nan) for m in members), dtype=np.float64, count=members.size),
+    }
+
+
 def context_from_history(history, micros: np.ndarray) -> np.ndarray:
     """`context_from_columns` of a `fraud.features.History` (`micros`: its epoch microseconds)."""
     members = history.member.astype(str)
     _, member_code = np.unique(members, return_inverse=True)
-    scores = credit_scores()
     return context_from_columns(
-        payout_days=own_payout_days(members, np.asarray(micros, dtype=np.int64), seat_payouts()),
-        credit_score=np.fromiter((scores.get(m, np.nan) for m in members), dtype=np.float64, count=members.size),
+        **stored_member_columns(members, micros),
         member=member_code,
         micros=micros,
         is_invoice=history.is_invoice,
