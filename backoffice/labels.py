@@ -71,6 +71,7 @@ REASON_LABELS = {
     "near_reporting_limit": _("juste sous le seuil déclaratif"),
     "very_large_amount": _("montant très élevé"),
     "anomaly": _("anomalie (modèle)"),
+    "supervised": _("modèle supervisé"),
     "scoring_failed": _("échec du score"),
     # What else can be a case's main reason (cases.models.Case.top_reason): a ring, a liquidity alert's trigger.
     "endorsement_ring": _("cercle de recommandations"),
